@@ -1,0 +1,193 @@
+using System.Buffers.Binary;
+using System.Text;
+using Adb.Protocol;
+
+namespace Adb.Cli.Client;
+
+/// <summary>A remote file's status (from STA2/LST2, or STAT v1 where Error is 0 and a zero mode means missing).</summary>
+internal readonly record struct RemoteStat(uint Error, uint Mode, ulong Size, long Mtime)
+{
+    /// <summary>True when the path exists.</summary>
+    public bool Exists => Error == 0 && Mode != 0;
+    /// <summary>S_ISDIR.</summary>
+    public bool IsDirectory => (Mode & 0xf000) == 0x4000;
+    /// <summary>S_ISREG.</summary>
+    public bool IsRegular => (Mode & 0xf000) == 0x8000;
+    /// <summary>S_ISLNK.</summary>
+    public bool IsLink => (Mode & 0xf000) == 0xa000;
+}
+
+/// <summary>A directory entry from LIST/LIS2.</summary>
+internal readonly record struct RemoteDent(string Name, uint Mode, ulong Size, long Mtime, uint Error);
+
+/// <summary>
+/// The client side of one <c>sync:</c> session (AOSP <c>client/file_sync_client.cpp</c> SyncConnection; reference
+/// §4.4): STAT/STA2, LIST/LIS2, SEND (DATA chunks of 65 528 bytes, DONE with mtime, one OKAY/FAIL) and RECV.
+/// </summary>
+internal sealed class SyncClient(Stream s, bool statV2, bool lsV2) : IDisposable
+{
+    /// <summary>DATA payload size we send: 64 KiB minus the 8-byte header, as Debian's client.</summary>
+    public const int DataChunk = SyncProtocol.DataMax - SyncProtocol.RequestSize;
+
+    private readonly byte[] _hdr = new byte[8];
+
+    /// <summary>Stats <paramref name="path"/> (follows links with STA2, as adb push/pull do).</summary>
+    public async Task<RemoteStat> StatAsync(string path)
+    {
+        if (statV2)
+        {
+            await s.WriteAsync(SyncProtocol.Request(SyncCommand.STA2, path));
+            byte[] r = new byte[SyncProtocol.StatV2Size];
+            await ReadExactAsync(r);
+            var st = SyncStatV2.Read(r, out uint id);
+            if (id != SyncCommand.STA2) throw new AdbException($"protocol fault: stat response has wrong message id: {SyncCommand.Name(id)}");
+            return new RemoteStat(st.Error, st.Mode, st.Size, st.Mtime);
+        }
+        await s.WriteAsync(SyncProtocol.Request(SyncCommand.STAT, path));
+        byte[] v1 = new byte[SyncProtocol.StatV1Size];
+        await ReadExactAsync(v1);
+        uint vid = BinaryPrimitives.ReadUInt32LittleEndian(v1);
+        if (vid != SyncCommand.STAT) throw new AdbException($"protocol fault: stat response has wrong message id: {SyncCommand.Name(vid)}");
+        var s1 = SyncStatV1.Read(v1);
+        return new RemoteStat(0, s1.Mode, s1.Size, s1.Mtime);
+    }
+
+    /// <summary>Lists <paramref name="path"/> (LIS2 when supported, else LIST).</summary>
+    public async Task<List<RemoteDent>> ListAsync(string path)
+    {
+        var result = new List<RemoteDent>();
+        await s.WriteAsync(SyncProtocol.Request(lsV2 ? SyncCommand.LIS2 : SyncCommand.LIST, path));
+        int size = lsV2 ? SyncProtocol.DentV2Size : SyncProtocol.DentV1Size;
+        byte[] rec = new byte[size];
+        while (true)
+        {
+            await ReadExactAsync(rec);
+            uint id = BinaryPrimitives.ReadUInt32LittleEndian(rec);
+            if (id == SyncCommand.DONE) break;
+            if (id != (lsV2 ? SyncCommand.DNT2 : SyncCommand.DENT)) throw new AdbException($"protocol fault: unexpected list record {SyncCommand.Name(id)}");
+            uint namelen = BinaryPrimitives.ReadUInt32LittleEndian(rec.AsSpan(size - 4));
+            if (namelen > SyncProtocol.PathMax) throw new AdbException("protocol fault: list entry name too long");
+            byte[] name = new byte[namelen];
+            await ReadExactAsync(name);
+            if (lsV2)
+            {
+                var st = SyncStatV2.Read(rec, out _);
+                result.Add(new RemoteDent(Encoding.UTF8.GetString(name), st.Mode, st.Size, st.Mtime, st.Error));
+            }
+            else
+            {
+                uint mode = BinaryPrimitives.ReadUInt32LittleEndian(rec.AsSpan(4));
+                uint sz = BinaryPrimitives.ReadUInt32LittleEndian(rec.AsSpan(8));
+                uint mt = BinaryPrimitives.ReadUInt32LittleEndian(rec.AsSpan(12));
+                result.Add(new RemoteDent(Encoding.UTF8.GetString(name), mode, sz, mt, 0));
+            }
+        }
+        return result;
+    }
+
+    /// <summary>
+    /// Sends a local file as <paramref name="remote"/>; <paramref name="progress"/> gets bytes sent so far.
+    /// Returns null on success, the device's FAIL message otherwise.
+    /// </summary>
+    public async Task<string?> SendAsync(string localPath, string remote, uint mode, uint mtime, Action<long>? progress)
+    {
+        byte[] req = SyncProtocol.Request(SyncCommand.SEND, $"{remote},{mode}");
+        await using var fs = new FileStream(localPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1, FileOptions.SequentialScan);
+        // Batch up to 16 DATA records per write (the server coalesces them into 1 MiB WRTEs anyway).
+        const int perBatch = 16;
+        byte[] buf = new byte[req.Length + perBatch * (8 + DataChunk) + 8];
+        req.CopyTo(buf, 0);
+        int pos = req.Length;
+        long sent = 0;
+        while (true)
+        {
+            int records = 0;
+            bool eof = false;
+            while (records < perBatch)
+            {
+                int n = await ReadFullAsync(fs, buf.AsMemory(pos + 8, DataChunk));
+                if (n == 0) { eof = true; break; }
+                SyncProtocol.WriteHeader(buf.AsSpan(pos), SyncCommand.DATA, (uint)n);
+                pos += 8 + n;
+                sent += n;
+                records++;
+                if (n < DataChunk) { eof = true; break; }
+            }
+            if (eof)
+            {
+                SyncProtocol.WriteHeader(buf.AsSpan(pos), SyncCommand.DONE, mtime);
+                pos += 8;
+                await s.WriteAsync(buf.AsMemory(0, pos));
+                progress?.Invoke(sent);
+                break;
+            }
+            await s.WriteAsync(buf.AsMemory(0, pos));
+            progress?.Invoke(sent);
+            pos = 0;
+        }
+        await ReadExactAsync(_hdr);
+        var (id, len) = SyncProtocol.ReadHeader(_hdr);
+        if (id == SyncCommand.OKAY) return null;
+        if (id != SyncCommand.FAIL) throw new AdbException($"protocol fault: unexpected SEND reply {SyncCommand.Name(id)}");
+        byte[] msg = new byte[len];
+        await ReadExactAsync(msg);
+        return Encoding.UTF8.GetString(msg);
+    }
+
+    /// <summary>
+    /// Receives <paramref name="remote"/> into <paramref name="destination"/>. Returns null on success, the FAIL
+    /// message otherwise.
+    /// </summary>
+    public async Task<string?> RecvAsync(string remote, Stream destination, Action<long>? progress)
+    {
+        await s.WriteAsync(SyncProtocol.Request(SyncCommand.RECV, remote));
+        byte[] data = new byte[SyncProtocol.DataMax];
+        long got = 0;
+        while (true)
+        {
+            await ReadExactAsync(_hdr);
+            var (id, len) = SyncProtocol.ReadHeader(_hdr);
+            if (id == SyncCommand.DONE) return null;
+            if (id == SyncCommand.FAIL)
+            {
+                byte[] msg = new byte[len];
+                await ReadExactAsync(msg);
+                return Encoding.UTF8.GetString(msg);
+            }
+            if (id != SyncCommand.DATA) throw new AdbException($"protocol fault: unexpected RECV record {SyncCommand.Name(id)}");
+            if (len > SyncProtocol.DataMax) throw new AdbException($"protocol fault: DATA of {len} bytes");
+            await ReadExactAsync(data.AsMemory(0, (int)len));
+            await destination.WriteAsync(data.AsMemory(0, (int)len));
+            got += len;
+            progress?.Invoke(got);
+        }
+    }
+
+    /// <summary>Sends QUIT.</summary>
+    public async Task QuitAsync()
+    {
+        byte[] q = new byte[8];
+        SyncProtocol.WriteHeader(q, SyncCommand.QUIT, 0);
+        try { await s.WriteAsync(q); } catch (IOException) { }
+    }
+
+    private async Task ReadExactAsync(Memory<byte> m)
+    {
+        if (!await SmartSocket.TryReadExactAsync(s, m)) throw new AdbException("protocol fault: connection closed by the device");
+    }
+
+    private static async Task<int> ReadFullAsync(Stream fs, Memory<byte> m)
+    {
+        int got = 0;
+        while (got < m.Length)
+        {
+            int n = await fs.ReadAsync(m[got..]);
+            if (n == 0) break;
+            got += n;
+        }
+        return got;
+    }
+
+    /// <summary>Disposes the stream.</summary>
+    public void Dispose() => s.Dispose();
+}
