@@ -112,13 +112,16 @@ internal sealed class AdbClient(ClientOptions options)
     public async Task LaunchServerAsync()
     {
         Console.Error.WriteLine($"* daemon not running; starting now at tcp:{options.ServerPort}");
-        var psi = new ProcessStartInfo(Environment.ProcessPath ?? "adb")
+        string exe = Environment.ProcessPath ?? "adb";
+        var psi = new ProcessStartInfo(exe)
         {
             RedirectStandardInput = true,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        // Run under "dotnet adb.dll" (tests): start the same way.
+        if (Path.GetFileNameWithoutExtension(exe) == "dotnet") psi.ArgumentList.Add(typeof(AdbClient).Assembly.Location);
         foreach (string a in (string[])["-L", $"tcp:{options.ServerPort}", "fork-server", "server", "--reply-fd", "1"]) psi.ArgumentList.Add(a);
         using var p = Process.Start(psi) ?? throw new AdbException("* failed to start daemon");
         p.StandardInput.Close();

@@ -1,0 +1,149 @@
+// adb host benchmark: push and pull of one large file on loopback, our client+server against Debian's
+// client+server (/usr/bin/adb 29.0.6), both talking to our adbd. Prints MB/s per run and the ratio.
+//
+// Usage: adb-host-bench [--size-mb N] [--runs N] [--dir PATH]
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using Adb.Protocol;
+
+int sizeMb = 1024, runs = 2;
+string baseDir = Path.GetTempPath();
+for (int i = 0; i < args.Length; i++)
+{
+    if (args[i] == "--size-mb") sizeMb = int.Parse(args[++i]);
+    else if (args[i] == "--runs") runs = int.Parse(args[++i]);
+    else if (args[i] == "--dir") baseDir = args[++i];
+}
+
+string root = Path.Combine(baseDir, "adb-host-bench-" + Environment.ProcessId);
+string home = Path.Combine(root, "home"), tmp = Path.Combine(root, "tmp"), host = Path.Combine(root, "host"), dev = Path.Combine(root, "device");
+foreach (string d in new[] { home, tmp, host, dev }) Directory.CreateDirectory(d);
+var owned = new List<Process>();
+string bin = AppContext.BaseDirectory;
+
+ProcessStartInfo Info(string file, params string[] a)
+{
+    var psi = new ProcessStartInfo(file) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, WorkingDirectory = root };
+    foreach (var x in a) psi.ArgumentList.Add(x);
+    psi.Environment["HOME"] = home;
+    psi.Environment["TMPDIR"] = tmp;
+    psi.Environment["ADB_EMU"] = "0";
+    psi.Environment["ADB_MDNS"] = "0";
+    psi.Environment.Remove("ANDROID_SERIAL");
+    psi.Environment.Remove("ANDROID_ADB_SERVER_PORT");
+    return psi;
+}
+
+Process Start(ProcessStartInfo psi)
+{
+    var p = Process.Start(psi)!;
+    p.StandardInput.Close();
+    _ = p.StandardOutput.BaseStream.CopyToAsync(Stream.Null);
+    _ = p.StandardError.BaseStream.CopyToAsync(Stream.Null);
+    owned.Add(p);
+    return p;
+}
+
+(int code, string output) Run(ProcessStartInfo psi)
+{
+    using var p = Process.Start(psi)!;
+    p.StandardInput.Close();
+    var err = p.StandardError.ReadToEndAsync();
+    string o = p.StandardOutput.ReadToEnd();
+    p.WaitForExit();
+    return (p.ExitCode, o + err.Result);
+}
+
+int FreePort()
+{
+    var l = new TcpListener(IPAddress.Loopback, 0);
+    l.Start();
+    int p = ((IPEndPoint)l.LocalEndpoint).Port;
+    l.Stop();
+    return p < 5600 ? FreePort() : p;
+}
+
+void WaitPort(int port)
+{
+    var sw = Stopwatch.StartNew();
+    while (sw.ElapsedMilliseconds < 20000)
+    {
+        using var s = new Socket(SocketType.Stream, ProtocolType.Tcp);
+        try { s.Connect(IPAddress.Loopback, port); return; } catch (SocketException) { Thread.Sleep(50); }
+    }
+    throw new TimeoutException($"port {port}");
+}
+
+string ours = File.Exists(Path.Combine(bin, "adb")) ? Path.Combine(bin, "adb") : throw new FileNotFoundException("adb apphost next to the bench");
+string adbd = Path.Combine(bin, "adbd");
+try
+{
+    using (var key = AdbKey.LoadOrCreate(Path.Combine(home, ".android", "adbkey"), "bench@adbhost"))
+        File.WriteAllText(Path.Combine(root, "adb_keys"), key.PublicKeyLine("bench@adbhost") + "\n");
+    int adbdPort = FreePort();
+    Start(Info(adbd, "--port", adbdPort.ToString(), "--keys", Path.Combine(root, "adb_keys"), "--user", "root"));
+    WaitPort(adbdPort);
+    int debianPort = FreePort();
+    Start(Info("/usr/bin/adb", "-L", $"tcp:{debianPort}", "server", "nodaemon"));
+    int oursPort = FreePort();
+    Start(Info(ours, "-P", oursPort.ToString(), "server", "nodaemon"));
+    WaitPort(debianPort);
+    WaitPort(oursPort);
+    string serial = $"127.0.0.1:{adbdPort}";
+    foreach (var (exe, port) in new[] { ("/usr/bin/adb", debianPort), (ours, oursPort) })
+    {
+        Run(Info(exe, "-P", port.ToString(), "connect", serial));
+        var w = Run(Info(exe, "-P", port.ToString(), "-s", serial, "wait-for-device"));
+        if (w.code != 0) throw new InvalidOperationException("wait-for-device: " + w.output);
+    }
+
+    string src = Path.Combine(host, "big.bin");
+    Console.WriteLine($"creating {sizeMb} MiB test file...");
+    using (var fs = new FileStream(src, FileMode.Create))
+    {
+        byte[] chunk = new byte[1 << 20];
+        var rnd = new Random(42);
+        for (int i = 0; i < sizeMb; i++) { rnd.NextBytes(chunk); fs.Write(chunk); }
+    }
+    long size = new FileInfo(src).Length;
+
+    double Time(string exe, int port, params string[] a)
+    {
+        var sw = Stopwatch.StartNew();
+        var (code, output) = Run(Info(exe, ["-P", port.ToString(), "-s", serial, .. a]));
+        sw.Stop();
+        if (code != 0) throw new InvalidOperationException($"{exe} {string.Join(' ', a)} failed: {output}");
+        return size / sw.Elapsed.TotalSeconds / (1024 * 1024);
+    }
+
+    var results = new Dictionary<string, List<double>>();
+    void Add(string k, double v) { if (!results.TryGetValue(k, out var l)) results[k] = l = []; l.Add(v); }
+    for (int r = 0; r < runs; r++)
+    {
+        foreach (var (name, exe, port) in new[] { ("debian", "/usr/bin/adb", debianPort), ("ours", ours, oursPort) })
+        {
+            string remote = Path.Combine(dev, $"big-{name}.bin");
+            string back = Path.Combine(host, $"back-{name}.bin");
+            Add($"{name} push", Time(exe, port, "push", src, remote));
+            if (new FileInfo(remote).Length != size) throw new InvalidOperationException("pushed size mismatch");
+            Add($"{name} pull", Time(exe, port, "pull", remote, back));
+            if (new FileInfo(back).Length != size) throw new InvalidOperationException("pulled size mismatch");
+            File.Delete(remote);
+            File.Delete(back);
+        }
+    }
+    Console.WriteLine($"file size: {size} bytes ({sizeMb} MiB), runs: {runs}, best MB/s (MiB/s) per pairing, wall clock of the adb command");
+    Console.WriteLine($"{"op",-6} {"debian",10} {"ours",10} {"ours/debian",12}");
+    foreach (string op in new[] { "push", "pull" })
+    {
+        double d = results[$"debian {op}"].Max(), o = results[$"ours {op}"].Max();
+        Console.WriteLine($"{op,-6} {d,10:0.0} {o,10:0.0} {o / d,12:0.00}");
+    }
+    return 0;
+}
+finally
+{
+    foreach (var p in owned) { try { if (!p.HasExited) p.Kill(true); p.WaitForExit(5000); } catch { } }
+    try { Directory.Delete(root, true); } catch { }
+}
