@@ -1,0 +1,215 @@
+using System.Diagnostics;
+using System.Text;
+using Kv.Commands;
+using Kv.Resp;
+
+namespace Kv.Server;
+
+/// <summary>
+/// The command pipeline of redis 7.0.15 (server.c processCommand and call): lookup, arity, auth, state checks
+/// (MULTI, read-only replica, min-replicas, stale data, loading, pub/sub context), queueing inside MULTI,
+/// execution with the time snapshot, statistics, propagation of writes and serving of clients blocked on keys.
+/// Runs under the execution lock.
+/// </summary>
+public static class Dispatcher
+{
+    /// <summary>Validates and executes one request for <paramref name="c"/>. Replies go to <c>c.Out</c>.</summary>
+    public static void ProcessCommand(ClientSession c, Request req)
+    {
+        var server = c.Context.Server;
+        var name = req[0];
+        var cmd = server.Commands.Find(name);
+        if (cmd is not null && cmd.Subcommands is not null && req.Count >= 2)
+        {
+            var sub = FindSub(cmd, req[1]);
+            if (sub is null)
+            {
+                Reject(c, cmd, $"ERR unknown subcommand '{CommandTable.Printable(req[1])}'. Try {cmd.Name.ToUpperInvariant()} HELP.");
+                return;
+            }
+            cmd = sub;
+        }
+        if (cmd is null)
+        {
+            var args = new StringBuilder();
+            for (int i = 1; i < req.Count && args.Length < 128; i++)
+            {
+                var a = CommandTable.Printable(req[i], 128 - args.Length);
+                args.Append('\'').Append(a).Append("' ");
+            }
+            Reject(c, null, $"ERR unknown command '{CommandTable.Printable(req[0])}', with args beginning with: {args}");
+            return;
+        }
+        if ((cmd.Arity > 0 && req.Count != cmd.Arity) || req.Count < -cmd.Arity)
+        {
+            Reject(c, cmd, Errors.WrongArity(cmd.FullName));
+            return;
+        }
+        if (cmd.Handler is null)
+        {
+            // A container called without a subcommand (arity -2 containers always need one).
+            Reject(c, cmd, Errors.WrongArity(cmd.FullName));
+            return;
+        }
+        if ((cmd.Has(CommandFlags.Protected) || (cmd.Parent?.Has(CommandFlags.Protected) ?? false)) && !ProtectedAllowed(c))
+        {
+            Reject(c, cmd, $"ERR {(cmd.Parent ?? cmd).Name.ToUpperInvariant()} command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.");
+            return;
+        }
+        if (!c.Authenticated && !cmd.Has(CommandFlags.NoAuth))
+        {
+            Reject(c, cmd, Errors.NoAuth);
+            return;
+        }
+        if (c.MultiQueue is not null && cmd.Has(CommandFlags.NoMulti))
+        {
+            Reject(c, cmd, "ERR Command not allowed inside a transaction");
+            return;
+        }
+        bool isWrite = cmd.Has(CommandFlags.Write);
+        if (isWrite && !c.IsMaster && server.Replication is { } repl)
+        {
+            var err = repl.CheckWriteAllowed(c);
+            if (err is not null)
+            {
+                Reject(c, cmd, err);
+                return;
+            }
+        }
+        if (c.SubscriptionCount > 0 && c.Out.Resp == 2 && !cmd.Has(CommandFlags.SubscribeContext))
+        {
+            Reject(c, cmd, $"ERR Can't execute '{cmd.FullName}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context");
+            return;
+        }
+        if (!c.IsMaster && server.Replication is { } r2 && !cmd.Has(CommandFlags.Stale) && r2.IsStale())
+        {
+            Reject(c, cmd, Errors.MasterDown);
+            return;
+        }
+        if (server.Loading && !cmd.Has(CommandFlags.Loading))
+        {
+            Reject(c, cmd, Errors.Loading);
+            return;
+        }
+        if (c.MultiQueue is not null && cmd.Name is not ("exec" or "discard" or "multi" or "watch" or "quit" or "reset"))
+        {
+            var argv = new byte[req.Count][];
+            for (int i = 0; i < req.Count; i++) argv[i] = req.ToArray(i);
+            c.MultiQueue.Add((cmd, argv));
+            c.Out.WriteRaw("+QUEUED\r\n"u8);
+            return;
+        }
+        Call(c, cmd, req, topLevel: true);
+        if (server.Monitors.Count > 0 && !cmd.Has(CommandFlags.SkipMonitor)) FeedMonitors(c, req);
+    }
+
+    private static bool ProtectedAllowed(ClientSession c)
+    {
+        var mode = c.Context.Server.Config.Get("enable-debug-command");
+        if (mode == "yes" || c.Socket is null) return true;
+        return mode == "local" && c.Address is { } a && System.Net.IPAddress.IsLoopback(a.Address);
+    }
+
+    private static CommandDef? FindSub(CommandDef container, ReadOnlySpan<byte> name)
+    {
+        if (name.Length > 64) return null;
+        var s = Encoding.ASCII.GetString(name);
+        return container.Subcommands!.GetValueOrDefault(s);
+    }
+
+    private static void Reject(ClientSession c, CommandDef? cmd, string error)
+    {
+        if (c.MultiQueue is not null) c.MultiDirty = true;
+        if (cmd is not null) cmd.RejectedCalls++;
+        c.Context.Server.Stats.ErrorReplies++;
+        c.Out.Error(error);
+    }
+
+    /// <summary>
+    /// Executes a command (server.c call()): runs the handler with a fresh time snapshot, counts stats, and if the
+    /// dataset changed propagates the (possibly rewritten) argv. Top-level calls also flush the execution unit's
+    /// propagation and serve clients blocked on keys that became ready.
+    /// </summary>
+    public static void Call(ClientSession c, CommandDef cmd, Request req, bool topLevel)
+    {
+        var server = c.Context.Server;
+        var ctx = c.Context;
+        ctx.Command = cmd;
+        ctx.Args = req;
+        ctx.PropagateAs = null;
+        ctx.PreventPropagation = false;
+        if (topLevel || ctx.NowMs == 0) ctx.NowMs = KvServer.UnixMs();
+        long dirtyBefore = server.Dirty;
+        int outBefore = c.Out.Length;
+        long t0 = Stopwatch.GetTimestamp();
+        cmd.Handler!(ctx);
+        long elapsedUs = (long)Stopwatch.GetElapsedTime(t0).TotalMicroseconds;
+        cmd.Calls++;
+        cmd.Microseconds += elapsedUs;
+        server.Stats.TotalCommands++;
+        c.LastCommand = cmd.FullName;
+        if (c.Out.Length > outBefore && c.Out.Written[outBefore] == (byte)'-')
+        {
+            cmd.FailedCalls++;
+            server.Stats.ErrorReplies++;
+        }
+        long dirty = server.Dirty - dirtyBefore;
+        if (dirty > 0 && !ctx.PreventPropagation && !c.IsMaster)
+        {
+            if (ctx.PropagateAs is { } rewritten) server.AlsoPropagate(c.DbIndex, rewritten);
+            else
+            {
+                var argv = new byte[req.Count][];
+                for (int i = 0; i < req.Count; i++) argv[i] = req.ToArray(i);
+                server.AlsoPropagate(c.DbIndex, argv);
+            }
+        }
+        if (topLevel)
+        {
+            server.FlushPropagation();
+            if (dirty > 0 && server.Replication is { } repl) c.WriteOffset = repl.MasterReplOffset;
+            server.Blocking.HandleReadyKeys();
+        }
+        ctx.NowMs = 0;
+    }
+
+    private static void FeedMonitors(ClientSession c, Request req)
+    {
+        var server = c.Context.Server;
+        var sb = new StringBuilder();
+        long now = KvServer.UnixMs() * 1000;
+        sb.Append('+').Append(now / 1_000_000).Append('.').Append((now % 1_000_000).ToString("D6"))
+          .Append(" [").Append(c.DbIndex).Append(' ');
+        sb.Append(c.Address is null ? "lua" : $"{c.Address.Address}:{c.Address.Port}").Append(']');
+        for (int i = 0; i < req.Count; i++)
+        {
+            sb.Append(" \"");
+            foreach (var b in req[i])
+            {
+                switch (b)
+                {
+                    case (byte)'\\': sb.Append("\\\\"); break;
+                    case (byte)'"': sb.Append("\\\""); break;
+                    case (byte)'\n': sb.Append("\\n"); break;
+                    case (byte)'\r': sb.Append("\\r"); break;
+                    case (byte)'\t': sb.Append("\\t"); break;
+                    case (byte)'\a': sb.Append("\\a"); break;
+                    case (byte)'\b': sb.Append("\\b"); break;
+                    default:
+                        if (b < 32 || b > 126) sb.Append("\\x").Append(b.ToString("x2"));
+                        else sb.Append((char)b);
+                        break;
+                }
+            }
+            sb.Append('"');
+        }
+        sb.Append("\r\n");
+        var bytes = Encoding.UTF8.GetBytes(sb.ToString());
+        foreach (var m in server.Monitors)
+        {
+            if (m == c) continue;
+            m.Out.WriteRaw(bytes);
+            m.ScheduleFlush();
+        }
+    }
+}
