@@ -74,7 +74,8 @@ internal sealed class ReverseForwards
                 var cts = new CancellationTokenSource();
                 _listeners[name] = (remote, listener, cts);
                 _ = Task.Run(() => AcceptLoopAsync(name, listener, cts.Token));
-                return port == 0 ? [.. "OKAY"u8, .. AdbSmartSocket.FormatLengthPrefixed(bound.ToString())] : "OKAY"u8.ToArray();
+                // 29.0.6 echoes the bound port of a new tcp listener (socket_spec_listen's resolved_tcp_port).
+                return [.. "OKAY"u8, .. AdbSmartSocket.FormatLengthPrefixed(bound.ToString(System.Globalization.CultureInfo.InvariantCulture))];
             }
         }
         return Fail($"unsupported reverse request: {command}");

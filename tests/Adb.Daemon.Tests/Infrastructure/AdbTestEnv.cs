@@ -5,6 +5,7 @@ using System.Text;
 using Adb.Protocol;
 
 [assembly: CollectionBehavior(DisableTestParallelization = true)]
+[assembly: System.Runtime.Versioning.SupportedOSPlatform("linux")]
 
 namespace Adb.Daemon.Tests.Infrastructure;
 
@@ -187,7 +188,7 @@ public sealed class AdbTestEnv : IAsyncDisposable
         foreach (string a in args) psi.ArgumentList.Add(a);
         foreach (var kv in AdbEnvironment()) psi.Environment[kv.Key] = kv.Value;
         using var p = Process.Start(psi)!;
-        var so = p.StandardOutput.BaseStream.CopyToAsync(new MemoryStream()) is var _ ? ReadAll(p.StandardOutput.BaseStream) : null!;
+        var so = ReadAll(p.StandardOutput.BaseStream);
         var se = ReadAll(p.StandardError.BaseStream);
         if (stdin is not null) p.StandardInput.BaseStream.Write(stdin);
         p.StandardInput.Close();
