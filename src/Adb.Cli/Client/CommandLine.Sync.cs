@@ -21,6 +21,13 @@ internal sealed partial class CommandLine
         _ => $"Unknown error {errno}",
     };
 
+    /// <summary>AOSP SyncConnection::Error: "adb: error: …" on stdout (LinePrinter), not stderr.</summary>
+    private static void SyncError(string message)
+    {
+        Console.Out.Write("adb: error: " + message + "\n");
+        Console.Out.Flush();
+    }
+
     private async Task<SyncClient> OpenSyncAsync()
     {
         HashSet<string> features;
@@ -64,7 +71,7 @@ internal sealed partial class CommandLine
         public void Summary(string name)
         {
             double secs = _sw.Elapsed.TotalSeconds;
-            string rate = secs > 0 ? $" {BytesDone / secs / (1024 * 1024):0.0} MB/s ({BytesDone} bytes in {secs:0.000}s)" : "";
+            string rate = secs > 0 && BytesDone > 0 ? $" {BytesDone / secs / (1024 * 1024):0.0} MB/s ({BytesDone} bytes in {secs:0.000}s)" : "";
             string text = (name.Length > 0 ? name + ": " : "") + $"{Files} file{(Files == 1 ? "" : "s")} {direction}, {Skipped} skipped." + rate;
             Console.Out.Write((_tty ? "\r\x1b[K" : "") + text + "\n");
             Console.Out.Flush();
@@ -102,14 +109,23 @@ internal sealed partial class CommandLine
         foreach (string src in srcs)
         {
             if (!File.Exists(src) && !Directory.Exists(src))
-                throw new AdbException($"adb: error: cannot stat '{src}': No such file or directory");
+            {
+                SyncError($"cannot stat '{src}': No such file or directory");
+                return 1;
+            }
         }
         using var sc = await OpenSyncAsync();
         var dstStat = await sc.StatAsync(dst);
-        bool dstIsDir = dstStat.Exists && dstStat.IsDirectory;
-        if (!dstIsDir && (srcs.Count > 1 || dst.EndsWith('/')))
+        if (dstStat.Error != 0 && dstStat.Error != 2)
         {
-            if (srcs.Count > 1 || dstStat.Exists) throw new AdbException($"adb: error: target '{dst}' is not a directory");
+            SyncError($"stat failed when trying to push to {dst}: {StrError(dstStat.Error)}");
+            return 1;
+        }
+        bool dstIsDir = dstStat.Exists && dstStat.IsDirectory;
+        if (!dstIsDir && srcs.Count > 1)
+        {
+            SyncError($"target '{dst}' is not a directory");
+            return 1;
         }
         var tr = new Transfer("pushed");
         // Plan every file first (for the overall percentage).
@@ -148,18 +164,17 @@ internal sealed partial class CommandLine
             }
             long baseBytes = tr.BytesDone;
             string? fail = await sc.SendAsync(local, remote, UnixMode(local), mtime, done => tr.Progress(remote, done, size, baseBytes));
+            tr.BytesDone += size;
             if (fail != null)
             {
-                Console.Out.Flush();
-                Console.Error.WriteLine($"adb: error: failed to copy '{local}' to '{remote}': remote {fail}");
+                SyncError($"failed to copy '{local}' to '{remote}': remote {fail}");
                 rc = 1;
                 break;
             }
-            tr.BytesDone += size;
             tr.Files++;
         }
         await sc.QuitAsync();
-        if (rc == 0) tr.Summary(srcs.Count == 1 ? srcs[0] : "");
+        tr.Summary(srcs.Count == 1 ? srcs[0] : "");
         return rc;
     }
 
@@ -180,8 +195,9 @@ internal sealed partial class CommandLine
         bool dstIsDir = Directory.Exists(dst);
         if (!dstIsDir && srcs.Count > 1)
         {
-            if (File.Exists(dst)) throw new AdbException($"adb: error: target '{dst}' is not a directory");
-            throw new AdbException($"adb: error: failed to access '{dst}': No such file or directory");
+            if (File.Exists(dst)) SyncError($"target '{dst}' is not a directory");
+            else SyncError($"failed to access '{dst}': No such file or directory");
+            return 1;
         }
         using var sc = await OpenSyncAsync();
         var tr = new Transfer("pulled");
@@ -191,7 +207,10 @@ internal sealed partial class CommandLine
         {
             var st = await sc.StatAsync(src);
             if (!st.Exists)
-                throw new AdbException($"adb: error: failed to stat remote object '{src}': {StrError(st.Error == 0 ? 2 : st.Error)}");
+            {
+                SyncError($"failed to stat remote object '{src}': {StrError(st.Error == 0 ? 2 : st.Error)}");
+                return 1;
+            }
             if (st.IsDirectory)
             {
                 string root = dstIsDir ? Path.Combine(dst, Basename(src)) : dst;
@@ -231,15 +250,15 @@ internal sealed partial class CommandLine
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
                 try { File.Delete(tmp); } catch { }
-                Console.Error.WriteLine($"adb: error: cannot create '{local}': {e.Message}");
-                rc = 1;
-                break;
+                string why = e is DirectoryNotFoundException ? "No such file or directory"
+                    : e is UnauthorizedAccessException ? "Permission denied" : e.Message;
+                SyncError($"cannot create file/directory '{local}': {why}");
+                return 1;
             }
             if (fail != null)
             {
                 try { File.Delete(tmp); } catch { }
-                Console.Out.Flush();
-                Console.Error.WriteLine($"adb: error: failed to copy '{remote}' to '{local}': remote {fail}");
+                SyncError($"failed to copy '{remote}' to '{local}': remote {fail}");
                 rc = 1;
                 break;
             }

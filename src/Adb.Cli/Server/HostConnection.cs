@@ -216,7 +216,9 @@ internal sealed class HostConnection(AdbServer server, Socket socket)
                 {
                     var t = server.Acquire(sel, false, out string err, out _);
                     if (t == null) await SmartSocket.WriteFailAsync(_s, err);
-                    else await SmartSocket.WriteOkayAsync(_s, string.Join(',', t.Features));
+                    // Debian's server keeps features in a hash set; for the feature sets seen its order is the
+                    // banner's reversed, which is what Debian's client then prints.
+                    else await SmartSocket.WriteOkayAsync(_s, string.Join(',', t.Features.Reverse()));
                     return false;
                 }
             case "host-features":
