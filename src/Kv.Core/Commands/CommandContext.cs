@@ -48,6 +48,9 @@ public sealed class CommandContext
     /// <summary>Set by a handler so the command is not propagated even though it changed data.</summary>
     public bool PreventPropagation { get; set; }
 
+    /// <summary>True while EXEC runs the queued commands (blocking commands must not block: CLIENT_DENY_BLOCKING).</summary>
+    public bool InExec { get; internal set; }
+
     /// <summary>True while the command is re-executed to serve a client that was blocked on keys.</summary>
     public bool ServingBlocked { get; internal set; }
 

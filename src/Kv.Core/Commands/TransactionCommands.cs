@@ -91,7 +91,9 @@ internal static class TransactionCommands
             }
             req.SetOwned(argv);
             ctx.NowMs = now;
-            Dispatcher.Call(c, cmd, req, topLevel: false);
+            ctx.InExec = true;
+            try { Dispatcher.Call(c, cmd, req, topLevel: false); }
+            finally { ctx.InExec = false; }
         }
         // The queued commands propagated themselves; EXEC itself is never propagated.
         ctx.PreventPropagation = true;

@@ -20,11 +20,9 @@ public sealed class KvList : KvObject
     public long Bytes { get; private set; }
 
     /// <summary>
-    /// "listpack" while the list would fit one listpack node under list-max-listpack-size -2 (8 KiB) in 7.0.15,
-    /// else "quicklist". (7.0 converts to quicklist as soon as it grows past one node and never converts back.)
+    /// Always "quicklist": redis 7.0.15 creates every list as a quicklist (the listpack list encoding came in 7.2).
     /// </summary>
-    public override string Encoding => _everQuicklist || Bytes + _count * 11 > 8192 ? "quicklist" : "listpack";
-    private bool _everQuicklist;
+    public override string Encoding => "quicklist";
 
     /// <summary>Element at position <paramref name="index"/> (0-based from the head).</summary>
     public byte[] this[int index]
@@ -39,9 +37,8 @@ public sealed class KvList : KvObject
         }
     }
 
-    private void Touch()
+    private static void Touch()
     {
-        if (!_everQuicklist && Bytes + _count * 11 > 8192) _everQuicklist = true;
     }
 
     private void Grow()
@@ -149,7 +146,6 @@ public sealed class KvList : KvObject
     {
         var c = new KvList();
         c.Reset(ToList());
-        c._everQuicklist = _everQuicklist;
         return c;
     }
 }
