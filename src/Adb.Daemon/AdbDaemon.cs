@@ -150,7 +150,6 @@ internal sealed class AdbDaemon : IAsyncDisposable
         foreach (string e in errors) _log.LogWarning("keys file: {Error}", e);
         _keys = keys;
         if (!force) _log.LogInformation("keys reloaded: {Count} authorized", keys.Count);
-        var pendingFps = Store.LoadPending().Select(k => k.Fingerprint).ToHashSet();
         foreach (var c in _connections.Keys)
         {
             if (c.State == ConnectionState.Online && c.Key is not null)
@@ -164,7 +163,7 @@ internal sealed class AdbDaemon : IAsyncDisposable
                 string fp = AndroidPublicKey.Fingerprint(c.PendingKey);
                 var approved = keys.FirstOrDefault(k => k.Fingerprint == fp);
                 if (approved is not null) _ = c.ApproveAsync(approved);
-                else if (!pendingFps.Contains(fp)) c.Kick($"key {fp} was denied");
+                // A denied key simply stays unauthorized (AOSP: the user dismissed the dialog).
             }
         }
     }

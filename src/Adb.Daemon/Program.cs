@@ -85,7 +85,7 @@ revoke.SetAction(parse =>
     try { var k = store.Revoke(parse.GetValue(fingerprint)!); Console.WriteLine($"revoked {k.Fingerprint} {k.Comment}"); return 0; }
     catch (Exception ex) when (ex is KeyNotFoundException or IOException) { Console.Error.WriteLine("adbd: " + ex.Message); return 1; }
 });
-var deny = new Command("deny", "Drop a pending key (its waiting connections are closed)") { fingerprint };
+var deny = new Command("deny", "Drop a pending key without authorizing it (its connections stay unauthorized)") { fingerprint };
 deny.SetAction(parse =>
 {
     var store = new KeyStore(parse.GetValue(keys)!);

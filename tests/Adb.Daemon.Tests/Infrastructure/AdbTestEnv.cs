@@ -170,6 +170,8 @@ public sealed class AdbTestEnv : IAsyncDisposable
         {
             last = Adb("-s", Serial, "get-state");
             if (last.Stdout.Trim() == state) return;
+            // 29.0.6's get-state fails with "error: device unauthorized." for that state.
+            if (state == "unauthorized" && last.Stderr.Contains("device unauthorized")) return;
             if (state == "device" && last.Stderr.Contains("not found")) Adb("connect", Serial);
             await Task.Delay(150);
         }
