@@ -1,0 +1,65 @@
+using Kv.Persistence;
+using Kv.Server;
+using Kv.Storage;
+
+namespace Kv.Replication;
+
+/// <summary>
+/// <see cref="IReplicationRdb"/> over the persistence codec (<see cref="RdbWriter"/>, <see cref="RdbReader"/>).
+/// The snapshot is serialized under the execution lock (so it is exact at the replication offset) into the
+/// output stream; loading fills fresh databases.
+/// </summary>
+public sealed class RdbReplicationAdapter(KvServer server) : IReplicationRdb
+{
+    /// <inheritdoc/>
+    public Task WriteSnapshotAsync(Stream output, ReplRdbInfo info)
+    {
+        var w = new RdbWriter(output, new RdbWriterOptions
+        {
+            Compression = server.Config.GetBool("rdbcompression"),
+            Checksum = server.Config.GetBool("rdbchecksum"),
+        });
+        w.WriteMagic();
+        w.WriteDefaultAux(KvServer.UnixMs() / 1000, KvServer.UsedMemory(),
+            info.ReplId is null ? null : new RdbReplInfo(Math.Max(0, info.StreamDb), info.ReplId, info.ReplOffset));
+        foreach (var db in server.Databases)
+        {
+            if (db.Count == 0) continue;
+            w.WriteSelectDb(db.Id);
+            w.WriteResizeDb(db.Count, db.Expires.Count);
+            foreach (var (key, value) in db.Main.Entries())
+            {
+                w.WriteKeyValue(key, value, db.GetExpire(key));
+                if (w.Pending > 256 * 1024) w.Flush();
+            }
+        }
+        w.WriteEnd();
+        w.Flush();
+        return Task.CompletedTask;
+    }
+
+    /// <inheritdoc/>
+    public ReplRdbInfo Load(Stream input, RedisDb[] target)
+    {
+        var r = new RdbReader(input) { Databases = target.Length };
+        try
+        {
+            r.ReadAll(e =>
+            {
+                var db = target[e.Db];
+                db.Set(e.Key, e.Value);
+                if (e.ExpireMs >= 0) db.SetExpire(e.Key, e.ExpireMs);
+            });
+        }
+        catch (RdbFormatException e)
+        {
+            throw new InvalidDataException(e.Message, e);
+        }
+        catch (EndOfStreamException e)
+        {
+            throw new InvalidDataException("truncated RDB: " + e.Message, e);
+        }
+        var ri = r.ReplInfo;
+        return ri is null ? new ReplRdbInfo(null, -1, -1) : new ReplRdbInfo(ri.ReplId, ri.ReplOffset, ri.StreamDb);
+    }
+}
