@@ -133,6 +133,52 @@ internal static class SmartSocket
         return Encoding.UTF8.GetString(body);
     }
 
+    // ---- blocking client-side variants: a socket that never saw an async call stays in blocking mode on Unix,
+    // which avoids .NET's sync-over-async emulation (futex + epoll per call) on the client's hot loops.
+
+    /// <summary>Blocking <see cref="TryReadExactAsync"/>.</summary>
+    public static bool TryReadExact(Stream s, Span<byte> buf)
+    {
+        int got = 0;
+        while (got < buf.Length)
+        {
+            int n;
+            try { n = s.Read(buf[got..]); }
+            catch (IOException) { return false; }
+            catch (SocketException) { return false; }
+            catch (ObjectDisposedException) { return false; }
+            if (n == 0) return false;
+            got += n;
+        }
+        return true;
+    }
+
+    /// <summary>Blocking <see cref="SendRequestAsync"/>.</summary>
+    public static void SendRequest(Stream s, string request) => s.Write(EncodeProtocolString(request));
+
+    /// <summary>Blocking <see cref="ReadStatusAsync"/>.</summary>
+    /// <exception cref="AdbException">on EOF or an unknown status word.</exception>
+    public static string? ReadStatus(Stream s)
+    {
+        Span<byte> st = stackalloc byte[4];
+        if (!TryReadExact(s, st)) throw new AdbException("protocol fault (couldn't read status): Success");
+        if (st.SequenceEqual("OKAY"u8)) return null;
+        if (st.SequenceEqual("FAIL"u8)) return ReadProtocolString(s);
+        throw new AdbException($"protocol fault (status {Printable(st.ToArray())}?!)");
+    }
+
+    /// <summary>Blocking <see cref="ReadProtocolStringAsync"/>.</summary>
+    /// <exception cref="AdbException">on EOF or a bad length.</exception>
+    public static string ReadProtocolString(Stream s)
+    {
+        Span<byte> hdr = stackalloc byte[4];
+        if (!TryReadExact(s, hdr)) throw new AdbException("protocol fault (couldn't read status length): Success");
+        if (!TryParseHex4(hdr, out int len)) throw new AdbException("protocol fault (couldn't read status length)");
+        byte[] body = new byte[len];
+        if (!TryReadExact(s, body)) throw new AdbException("protocol fault (couldn't read status message): Success");
+        return Encoding.UTF8.GetString(body);
+    }
+
     private static string Printable(byte[] b) => new(b.Select(x => x is >= 32 and < 127 ? (char)x : '?').ToArray());
 }
 

@@ -36,7 +36,8 @@ internal sealed class AdbClient(ClientOptions options)
         var s = new Socket(SocketType.Stream, ProtocolType.Tcp);
         try
         {
-            await s.ConnectAsync(options.ServerHost, options.ServerPort);
+            s.Connect(options.ServerHost, options.ServerPort);
+            await Task.CompletedTask;
             s.NoDelay = true;
             return new NetworkStream(s, ownsSocket: true);
         }
@@ -65,9 +66,9 @@ internal sealed class AdbClient(ClientOptions options)
                 int version;
                 try
                 {
-                    await SmartSocket.SendRequestAsync(v, "host:version");
-                    string? fail = await SmartSocket.ReadStatusAsync(v);
-                    version = fail == null && int.TryParse(await SmartSocket.ReadProtocolStringAsync(v), System.Globalization.NumberStyles.HexNumber, null, out int x) ? x : 0;
+                    SmartSocket.SendRequest(v, "host:version");
+                    string? fail = SmartSocket.ReadStatus(v);
+                    version = fail == null && int.TryParse(SmartSocket.ReadProtocolString(v), System.Globalization.NumberStyles.HexNumber, null, out int x) ? x : 0;
                 }
                 catch (AdbException) { version = 0; }
                 finally { v.Dispose(); }
@@ -92,12 +93,12 @@ internal sealed class AdbClient(ClientOptions options)
         if (s == null) return false;
         using (s)
         {
-            await SmartSocket.SendRequestAsync(s, "host:kill");
+            SmartSocket.SendRequest(s, "host:kill");
             try
             {
-                await SmartSocket.ReadStatusAsync(s);
+                SmartSocket.ReadStatus(s);
                 byte[] b = new byte[16];
-                while (await s.ReadAsync(b) > 0) { }
+                while (s.Read(b) > 0) { }
             }
             catch (Exception e) when (e is AdbException or IOException) { }
         }
@@ -144,18 +145,18 @@ internal sealed class AdbClient(ClientOptions options)
     public async Task<string> QueryAsync(string request)
     {
         using var s = await ConnectAsync();
-        await SmartSocket.SendRequestAsync(s, request);
-        string? fail = await SmartSocket.ReadStatusAsync(s);
+        SmartSocket.SendRequest(s, request);
+        string? fail = SmartSocket.ReadStatus(s);
         if (fail != null) throw new AdbException(fail);
-        return await SmartSocket.ReadProtocolStringAsync(s);
+        return SmartSocket.ReadProtocolString(s);
     }
 
     /// <summary>Sends a host request and checks the first status only; returns the open socket.</summary>
     public async Task<NetworkStream> CommandAsync(string request)
     {
         var s = await ConnectAsync();
-        await SmartSocket.SendRequestAsync(s, request);
-        string? fail = await SmartSocket.ReadStatusAsync(s);
+        SmartSocket.SendRequest(s, request);
+        string? fail = SmartSocket.ReadStatus(s);
         if (fail != null) { s.Dispose(); throw new AdbException(fail); }
         return s;
     }
@@ -172,14 +173,14 @@ internal sealed class AdbClient(ClientOptions options)
             string sw = options.TransportId is long id ? $"host:tport:transport-id:{id}"
                 : options.Serial is string serial ? $"host:tport:serial:{serial}"
                 : options.Type switch { TransportType.Usb => "host:tport:usb", TransportType.Local => "host:tport:local", _ => "host:tport:any" };
-            await SmartSocket.SendRequestAsync(s, sw);
-            string? fail = await SmartSocket.ReadStatusAsync(s);
+            SmartSocket.SendRequest(s, sw);
+            string? fail = SmartSocket.ReadStatus(s);
             if (fail != null) throw new AdbException(fail);
             byte[] idb = new byte[8];
-            if (!await SmartSocket.TryReadExactAsync(s, idb)) throw new AdbException("failed to read transport id");
+            if (!SmartSocket.TryReadExact(s, idb)) throw new AdbException("failed to read transport id");
             long tid = BinaryPrimitives.ReadInt64LittleEndian(idb);
-            await SmartSocket.SendRequestAsync(s, service);
-            fail = await SmartSocket.ReadStatusAsync(s);
+            SmartSocket.SendRequest(s, service);
+            fail = SmartSocket.ReadStatus(s);
             if (fail != null) throw new AdbException(fail);
             return (s, tid);
         }

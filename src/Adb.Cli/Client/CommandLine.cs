@@ -136,11 +136,11 @@ internal sealed partial class CommandLine(AdbClient client)
         try
         {
             using var s = await client.CommandAsync(client.FormatHostCommand(request));
-            string? fail = await SmartSocket.ReadStatusAsync(s);
+            string? fail = SmartSocket.ReadStatus(s);
             if (fail != null) throw new AdbException(fail);
             if (request.StartsWith("forward:", StringComparison.Ordinal) && request.Contains("tcp:0"))
             {
-                try { Console.Out.Write(await SmartSocket.ReadProtocolStringAsync(s) + "\n"); } catch (AdbException) { }
+                try { Console.Out.Write(SmartSocket.ReadProtocolString(s) + "\n"); } catch (AdbException) { }
             }
         }
         catch (AdbException e) when (!e.Message.StartsWith("adb: ", StringComparison.Ordinal))
@@ -165,16 +165,16 @@ internal sealed partial class CommandLine(AdbClient client)
         {
             if (list)
             {
-                Console.Out.Write(await SmartSocket.ReadProtocolStringAsync(s) + "\n");
+                Console.Out.Write(SmartSocket.ReadProtocolString(s) + "\n");
                 return 0;
             }
             string? fail;
-            try { fail = await SmartSocket.ReadStatusAsync(s); }
+            try { fail = SmartSocket.ReadStatus(s); }
             catch (AdbException e) { throw new AdbException("adb: error: " + e.Message); }
             if (fail != null) throw new AdbException("adb: error: " + fail);
             if (request.Contains("tcp:0"))
             {
-                try { Console.Out.Write(await SmartSocket.ReadProtocolStringAsync(s) + "\n"); } catch (AdbException) { }
+                try { Console.Out.Write(SmartSocket.ReadProtocolString(s) + "\n"); } catch (AdbException) { }
             }
         }
         return 0;
@@ -193,7 +193,7 @@ internal sealed partial class CommandLine(AdbClient client)
         if (state is not ("any" or "bootloader" or "device" or "recovery" or "rescue" or "sideload" or "disconnect"))
             throw new AdbException($"adb: unknown state {state}; expected 'any', 'bootloader', 'device', 'recovery', 'rescue', 'sideload', or 'disconnect'");
         using var s = await client.CommandAsync(client.FormatHostCommand($"wait-for-{transport}-{state}"));
-        string? fail = await SmartSocket.ReadStatusAsync(s);
+        string? fail = SmartSocket.ReadStatus(s);
         if (fail != null) throw new AdbException(fail);
         return 0;
     }
@@ -205,7 +205,7 @@ internal sealed partial class CommandLine(AdbClient client)
         using (s)
         {
             using var stdout = Console.OpenStandardOutput();
-            await s.CopyToAsync(stdout);
+            s.CopyTo(stdout);
         }
         return 0;
     }
@@ -217,7 +217,7 @@ internal sealed partial class CommandLine(AdbClient client)
         try { (s, tid) = await client.OpenServiceAsync(cmd + ":"); }
         catch (AdbException e) { throw new AdbException($"adb: unable to connect for {cmd}: {e.Message}"); }
         var ms = new MemoryStream();
-        using (s) await s.CopyToAsync(ms);
+        using (s) s.CopyTo(ms);
         string reply = Encoding.UTF8.GetString(ms.ToArray());
         Console.Out.Write(reply);
         Console.Out.Flush();
@@ -227,12 +227,12 @@ internal sealed partial class CommandLine(AdbClient client)
         try
         {
             using var d = await byId.CommandAsync(byId.FormatHostCommand("wait-for-any-disconnect"));
-            var st = SmartSocket.ReadStatusAsync(d);
+            var st = Task.Run(() => SmartSocket.ReadStatus(d));
             await Task.WhenAny(st, Task.Delay(3000));
         }
         catch (AdbException) { }
         using var w = await client.CommandAsync(client.FormatHostCommand("wait-for-any-device"));
-        var wait = SmartSocket.ReadStatusAsync(w);
+        var wait = Task.Run(() => SmartSocket.ReadStatus(w));
         if (await Task.WhenAny(wait, Task.Delay(6000)) != wait) throw new AdbException("timeout expired while waiting for device");
         string? fail = await wait;
         if (fail != null) throw new AdbException(fail);

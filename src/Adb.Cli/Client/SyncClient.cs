@@ -24,8 +24,11 @@ internal readonly record struct RemoteDent(string Name, uint Mode, ulong Size, l
 /// The client side of one <c>sync:</c> session (AOSP <c>client/file_sync_client.cpp</c> SyncConnection; reference
 /// §4.4): STAT/STA2, LIST/LIS2, SEND (DATA chunks of 65 528 bytes, DONE with mtime, one OKAY/FAIL) and RECV.
 /// </summary>
+/// <remarks>Blocking I/O on purpose: the client is one process per command, and blocking calls avoid the thread
+/// hops of async continuations on the hot DATA loop (measured: about 2x on loopback).</remarks>
 internal sealed class SyncClient(Stream s, bool statV2, bool lsV2) : IDisposable
 {
+    private readonly BufferedStream _in = new(s, 1 << 20);
     /// <summary>DATA payload size we send: 64 KiB minus the 8-byte header, as Debian's client.</summary>
     public const int DataChunk = SyncProtocol.DataMax - SyncProtocol.RequestSize;
 
@@ -36,16 +39,16 @@ internal sealed class SyncClient(Stream s, bool statV2, bool lsV2) : IDisposable
     {
         if (statV2)
         {
-            await s.WriteAsync(SyncProtocol.Request(SyncCommand.STA2, path));
+            Write(SyncProtocol.Request(SyncCommand.STA2, path));
             byte[] r = new byte[SyncProtocol.StatV2Size];
-            await ReadExactAsync(r);
+            ReadExact(r);
             var st = SyncStatV2.Read(r, out uint id);
             if (id != SyncCommand.STA2) throw new AdbException($"protocol fault: stat response has wrong message id: {SyncCommand.Name(id)}");
             return new RemoteStat(st.Error, st.Mode, st.Size, st.Mtime);
         }
-        await s.WriteAsync(SyncProtocol.Request(SyncCommand.STAT, path));
+        Write(SyncProtocol.Request(SyncCommand.STAT, path));
         byte[] v1 = new byte[SyncProtocol.StatV1Size];
-        await ReadExactAsync(v1);
+        ReadExact(v1);
         uint vid = BinaryPrimitives.ReadUInt32LittleEndian(v1);
         if (vid != SyncCommand.STAT) throw new AdbException($"protocol fault: stat response has wrong message id: {SyncCommand.Name(vid)}");
         var s1 = SyncStatV1.Read(v1);
@@ -56,19 +59,19 @@ internal sealed class SyncClient(Stream s, bool statV2, bool lsV2) : IDisposable
     public async Task<List<RemoteDent>> ListAsync(string path)
     {
         var result = new List<RemoteDent>();
-        await s.WriteAsync(SyncProtocol.Request(lsV2 ? SyncCommand.LIS2 : SyncCommand.LIST, path));
+        Write(SyncProtocol.Request(lsV2 ? SyncCommand.LIS2 : SyncCommand.LIST, path));
         int size = lsV2 ? SyncProtocol.DentV2Size : SyncProtocol.DentV1Size;
         byte[] rec = new byte[size];
         while (true)
         {
-            await ReadExactAsync(rec);
+            ReadExact(rec);
             uint id = BinaryPrimitives.ReadUInt32LittleEndian(rec);
             if (id == SyncCommand.DONE) break;
             if (id != (lsV2 ? SyncCommand.DNT2 : SyncCommand.DENT)) throw new AdbException($"protocol fault: unexpected list record {SyncCommand.Name(id)}");
             uint namelen = BinaryPrimitives.ReadUInt32LittleEndian(rec.AsSpan(size - 4));
             if (namelen > SyncProtocol.PathMax) throw new AdbException("protocol fault: list entry name too long");
             byte[] name = new byte[namelen];
-            await ReadExactAsync(name);
+            ReadExact(name);
             if (lsV2)
             {
                 var st = SyncStatV2.Read(rec, out _);
@@ -92,7 +95,7 @@ internal sealed class SyncClient(Stream s, bool statV2, bool lsV2) : IDisposable
     public async Task<string?> SendAsync(string localPath, string remote, uint mode, uint mtime, Action<long>? progress)
     {
         byte[] req = SyncProtocol.Request(SyncCommand.SEND, $"{remote},{mode}");
-        await using var fs = new FileStream(localPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1, FileOptions.SequentialScan);
+        using var fs = new FileStream(localPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1, FileOptions.SequentialScan);
         // Batch up to 16 DATA records per write (the server coalesces them into 1 MiB WRTEs anyway).
         const int perBatch = 16;
         byte[] buf = new byte[req.Length + perBatch * (8 + DataChunk) + 8];
@@ -105,7 +108,7 @@ internal sealed class SyncClient(Stream s, bool statV2, bool lsV2) : IDisposable
             bool eof = false;
             while (records < perBatch)
             {
-                int n = await ReadFullAsync(fs, buf.AsMemory(pos + 8, DataChunk));
+                int n = ReadFull(fs, buf.AsSpan(pos + 8, DataChunk));
                 if (n == 0) { eof = true; break; }
                 SyncProtocol.WriteHeader(buf.AsSpan(pos), SyncCommand.DATA, (uint)n);
                 pos += 8 + n;
@@ -117,20 +120,20 @@ internal sealed class SyncClient(Stream s, bool statV2, bool lsV2) : IDisposable
             {
                 SyncProtocol.WriteHeader(buf.AsSpan(pos), SyncCommand.DONE, mtime);
                 pos += 8;
-                await s.WriteAsync(buf.AsMemory(0, pos));
+                Write(buf.AsMemory(0, pos));
                 progress?.Invoke(sent);
                 break;
             }
-            await s.WriteAsync(buf.AsMemory(0, pos));
+            Write(buf.AsMemory(0, pos));
             progress?.Invoke(sent);
             pos = 0;
         }
-        await ReadExactAsync(_hdr);
+        ReadExact(_hdr);
         var (id, len) = SyncProtocol.ReadHeader(_hdr);
         if (id == SyncCommand.OKAY) return null;
         if (id != SyncCommand.FAIL) throw new AdbException($"protocol fault: unexpected SEND reply {SyncCommand.Name(id)}");
         byte[] msg = new byte[len];
-        await ReadExactAsync(msg);
+        ReadExact(msg);
         return Encoding.UTF8.GetString(msg);
     }
 
@@ -140,24 +143,24 @@ internal sealed class SyncClient(Stream s, bool statV2, bool lsV2) : IDisposable
     /// </summary>
     public async Task<string?> RecvAsync(string remote, Stream destination, Action<long>? progress)
     {
-        await s.WriteAsync(SyncProtocol.Request(SyncCommand.RECV, remote));
+        Write(SyncProtocol.Request(SyncCommand.RECV, remote));
         byte[] data = new byte[SyncProtocol.DataMax];
         long got = 0;
         while (true)
         {
-            await ReadExactAsync(_hdr);
+            ReadExact(_hdr);
             var (id, len) = SyncProtocol.ReadHeader(_hdr);
             if (id == SyncCommand.DONE) return null;
             if (id == SyncCommand.FAIL)
             {
                 byte[] msg = new byte[len];
-                await ReadExactAsync(msg);
+                ReadExact(msg);
                 return Encoding.UTF8.GetString(msg);
             }
             if (id != SyncCommand.DATA) throw new AdbException($"protocol fault: unexpected RECV record {SyncCommand.Name(id)}");
             if (len > SyncProtocol.DataMax) throw new AdbException($"protocol fault: DATA of {len} bytes");
-            await ReadExactAsync(data.AsMemory(0, (int)len));
-            await destination.WriteAsync(data.AsMemory(0, (int)len));
+            ReadExact(data.AsMemory(0, (int)len));
+            destination.Write(data, 0, (int)len);
             got += len;
             progress?.Invoke(got);
         }
@@ -168,20 +171,29 @@ internal sealed class SyncClient(Stream s, bool statV2, bool lsV2) : IDisposable
     {
         byte[] q = new byte[8];
         SyncProtocol.WriteHeader(q, SyncCommand.QUIT, 0);
-        try { await s.WriteAsync(q); } catch (IOException) { }
+        try { Write(q); } catch (IOException) { }
+        await Task.CompletedTask;
     }
 
-    private async Task ReadExactAsync(Memory<byte> m)
+    private void ReadExact(Memory<byte> m) => ReadExact(m.Span);
+
+    private void ReadExact(Span<byte> m)
     {
-        if (!await SmartSocket.TryReadExactAsync(s, m)) throw new AdbException("protocol fault: connection closed by the device");
+        try { _in.ReadExactly(m); }
+        catch (Exception e) when (e is EndOfStreamException or IOException)
+        {
+            throw new AdbException("protocol fault: connection closed by the device");
+        }
     }
 
-    private static async Task<int> ReadFullAsync(Stream fs, Memory<byte> m)
+    private void Write(ReadOnlyMemory<byte> m) => s.Write(m.Span);
+
+    private static int ReadFull(Stream fs, Span<byte> m)
     {
         int got = 0;
         while (got < m.Length)
         {
-            int n = await fs.ReadAsync(m[got..]);
+            int n = fs.Read(m[got..]);
             if (n == 0) break;
             got += n;
         }

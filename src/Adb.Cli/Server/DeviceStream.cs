@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.IO.Pipelines;
 using System.Threading.Channels;
 using Adb.Protocol;
 
@@ -6,7 +7,10 @@ namespace Adb.Cli.Server;
 
 /// <summary>
 /// One stream on a <see cref="DeviceTransport"/> (AOSP "remote socket"): classic flow control, one WRTE in flight
-/// each way; every WRTE received is acknowledged with OKAY after its bytes were delivered to the local socket.
+/// each way. A WRTE received is acknowledged at once while less than <see cref="AckThreshold"/> bytes wait to be
+/// written to the local socket (AOSP acks as soon as the local fd accepted the bytes), later otherwise.
+/// Bytes from the local socket accumulate in a pipe while a WRTE waits for its OKAY, so WRTEs are as large as
+/// the device's maxdata allows (AOSP coalesces the same way).
 /// </summary>
 internal sealed class DeviceStream
 {
@@ -16,6 +20,11 @@ internal sealed class DeviceStream
     private readonly Channel<(byte[] Buffer, int Length)> _inbound =
         Channel.CreateUnbounded<(byte[], int)>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
     private int _closedLocal;
+    private long _queued;
+    private bool _ackPending;
+
+    /// <summary>Bytes from the device that may wait for the local socket before we stop acking WRTEs: 4 MiB.</summary>
+    public const int AckThreshold = 4 << 20;
     private volatile bool _remoteClosed;
 
     /// <summary>Our id for the stream (arg0 of what we send).</summary>
@@ -43,8 +52,36 @@ internal sealed class DeviceStream
         if (_ack.CurrentCount == 0) _ack.Release();
     }
 
-    /// <summary>Takes ownership of <paramref name="rented"/> (returns true) to deliver it to the local side.</summary>
-    internal bool OnWrite(byte[] rented, int len) => _inbound.Writer.TryWrite((rented, len));
+    /// <summary>
+    /// Takes ownership of <paramref name="rented"/> (returns true) to deliver it to the local side;
+    /// <paramref name="ackNow"/> tells the caller to send the OKAY right away.
+    /// </summary>
+    internal bool OnWrite(byte[] rented, int len, out bool ackNow)
+    {
+        lock (_inbound)
+        {
+            _queued += len;
+            ackNow = _queued < AckThreshold;
+            if (!ackNow) _ackPending = true;
+        }
+        if (_inbound.Writer.TryWrite((rented, len))) return true;
+        ackNow = false;
+        return false;
+    }
+
+    private bool Delivered(int len)
+    {
+        lock (_inbound)
+        {
+            _queued -= len;
+            if (_ackPending && _queued < AckThreshold)
+            {
+                _ackPending = false;
+                return true;
+            }
+            return false;
+        }
+    }
 
     internal void OnRemoteClosed()
     {
@@ -88,30 +125,7 @@ internal sealed class DeviceStream
     /// </summary>
     public async Task RelayAsync(Stream local)
     {
-        var up = Task.Run(async () =>
-        {
-            int size = Math.Max(_transport.MaxData, 4096);
-            byte[] a = ArrayPool<byte>.Shared.Rent(size), b = ArrayPool<byte>.Shared.Rent(size);
-            try
-            {
-                // Read the next chunk from the local socket while the previous WRTE waits for its OKAY.
-                int n;
-                try { n = await local.ReadAsync(a.AsMemory(0, size)); } catch { n = 0; }
-                while (n > 0)
-                {
-                    var write = WriteAsync(a.AsMemory(0, n));
-                    var read = ReadSafe(local, b.AsMemory(0, size));
-                    if (!await write) { await read; break; }
-                    n = await read;
-                    (a, b) = (b, a);
-                }
-            }
-            finally
-            {
-                ArrayPool<byte>.Shared.Return(a);
-                ArrayPool<byte>.Shared.Return(b);
-            }
-        });
+        var up = Task.Run(() => PumpUpAsync(local));
         var down = Task.Run(async () =>
         {
             try
@@ -124,8 +138,11 @@ internal sealed class DeviceStream
                     }
                     catch { return; }
                     finally { ArrayPool<byte>.Shared.Return(buf); }
-                    try { await _transport.SendPacketAsync(AdbCommand.OKAY, LocalId, RemoteId, ReadOnlyMemory<byte>.Empty); }
-                    catch { return; }
+                    if (Delivered(len))
+                    {
+                        try { await _transport.SendPacketAsync(AdbCommand.OKAY, LocalId, RemoteId, ReadOnlyMemory<byte>.Empty); }
+                        catch { return; }
+                    }
                 }
                 try { await local.FlushAsync(); } catch { }
             }
@@ -148,8 +165,48 @@ internal sealed class DeviceStream
         }
     }
 
-    private static async Task<int> ReadSafe(Stream s, Memory<byte> m)
+    /// <summary>Local socket → device: a fill loop feeds a pipe; the send loop takes up to MaxData per WRTE.</summary>
+    private async Task PumpUpAsync(Stream local)
     {
-        try { return await s.ReadAsync(m); } catch { return 0; }
+        var pipe = new Pipe(new PipeOptions(pauseWriterThreshold: 8 << 20, resumeWriterThreshold: 4 << 20,
+            minimumSegmentSize: 256 << 10, useSynchronizationContext: false));
+        var fill = Task.Run(async () =>
+        {
+            try
+            {
+                while (true)
+                {
+                    Memory<byte> m = pipe.Writer.GetMemory(256 << 10);
+                    int n = await local.ReadAsync(m);
+                    if (n == 0) break;
+                    pipe.Writer.Advance(n);
+                    var f = await pipe.Writer.FlushAsync();
+                    if (f.IsCompleted) break;
+                }
+            }
+            catch { }
+            await pipe.Writer.CompleteAsync();
+        });
+        int size = Math.Max(_transport.MaxData, 4096);
+        byte[] send = ArrayPool<byte>.Shared.Rent(size);
+        try
+        {
+            while (true)
+            {
+                var r = await pipe.Reader.ReadAsync();
+                var buf = r.Buffer;
+                if (buf.IsEmpty && r.IsCompleted) break;
+                int take = (int)Math.Min(buf.Length, size);
+                buf.Slice(0, take).CopyTo(send);
+                pipe.Reader.AdvanceTo(buf.GetPosition(take));
+                if (!await WriteAsync(send.AsMemory(0, take))) break;
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(send);
+            await pipe.Reader.CompleteAsync();
+            await fill;
+        }
     }
 }

@@ -215,7 +215,8 @@ internal sealed partial class DeviceTransport : IAsyncDisposable
 
     private async Task ReadLoopAsync()
     {
-        var net = _net!;
+        // Buffered reads: one recv often brings a header plus the payload (or several small packets).
+        var net = new BufferedStream(_net!, 1 << 20);
         byte[] header = new byte[AdbPacketHeader.Size];
         while (true)
         {
@@ -235,7 +236,8 @@ internal sealed partial class DeviceTransport : IAsyncDisposable
                     case AdbCommand.OPEN: await OnOpenAsync(arg0, payload.AsSpan(0, len).ToArray()); break;
                     case AdbCommand.OKAY: OnOkay(arg0, arg1); break;
                     case AdbCommand.WRTE:
-                        returned = OnWrte(arg0, arg1, payload, len);
+                        returned = OnWrte(arg0, arg1, payload, len, out var ackStream);
+                        if (ackStream != null) await SendPacketAsync(AdbCommand.OKAY, ackStream.LocalId, ackStream.RemoteId, ReadOnlyMemory<byte>.Empty);
                         break;
                     case AdbCommand.CLSE: OnClse(arg0, arg1); break;
                     default: _server.WriteLog($"{Serial}: ignoring packet {AdbCommand.Name(cmd)}"); break;
@@ -342,8 +344,9 @@ internal sealed partial class DeviceTransport : IAsyncDisposable
         s.OnOkay(remoteId);
     }
 
-    private bool OnWrte(uint remoteId, uint localId, byte[] rented, int len)
+    private bool OnWrte(uint remoteId, uint localId, byte[] rented, int len, out DeviceStream? ackNow)
     {
+        ackNow = null;
         var s = Find(localId);
         if (s == null || s.RemoteId != remoteId)
         {
@@ -351,7 +354,10 @@ internal sealed partial class DeviceTransport : IAsyncDisposable
             _ = SendPacketAsync(AdbCommand.CLSE, 0, remoteId, ReadOnlyMemory<byte>.Empty).ContinueWith(_ => { });
             return false;
         }
-        return s.OnWrite(rented, len);
+        if (len == 0) { ackNow = s; return false; }
+        bool taken = s.OnWrite(rented, len, out bool ack);
+        if (ack) ackNow = s;
+        return taken;
     }
 
     private void OnClse(uint remoteId, uint localId)
