@@ -15,7 +15,6 @@ public static class KvHost
         // Components are added here as they land: persistence first (it loads the dataset), then replication.
         _ = server;
         server.AddExtension(new Kv.Persistence.Persistence());
-        server.AddExtension(new Kv.Persistence.Persistence());
         server.AddExtension(new Kv.Replication.ReplicationManager(new Kv.Replication.RdbReplicationAdapter(server)));
     }
 }
