@@ -31,7 +31,7 @@ internal sealed class TypeLimits
         }
         var l = new TypeLimits
         {
-            HashEntries = _he?.Number ?? 128,
+            HashEntries = _he?.Number ?? 512,
             HashValue = _hv?.Number ?? 64,
             SetIntset = _si?.Number ?? 512,
             ZSetEntries = _ze?.Number ?? 128,
@@ -66,22 +66,21 @@ internal static class CollectionHelpers
         return true;
     }
 
-    /// <summary>getPositiveLongFromObjectOrReply: a long &gt;= 0, else "value is out of range, must be positive" (or <paramref name="msg"/>).</summary>
+    /// <summary>
+    /// getPositiveLongFromObjectOrReply: a long &gt;= 0; both a non-integer and a negative value reply
+    /// <paramref name="msg"/> (default "value is out of range, must be positive").
+    /// </summary>
     public static bool TryGetPositiveLong(CommandContext ctx, int arg, out long v, string? msg = null)
-    {
-        if (!ctx.TryGetLong(arg, out v)) return false;
-        if (v < 0)
-        {
-            ctx.Error(msg ?? "ERR value is out of range, must be positive");
-            return false;
-        }
-        return true;
-    }
+        => TryGetRangeLong(ctx, arg, 0, long.MaxValue, out v, msg ?? "ERR value is out of range, must be positive");
 
-    /// <summary>getRangeLongFromObjectOrReply with an explicit range.</summary>
+    /// <summary>getRangeLongFromObjectOrReply: with <paramref name="msg"/> every failure replies it; without, redis's default texts.</summary>
     public static bool TryGetRangeLong(CommandContext ctx, int arg, long min, long max, out long v, string? msg = null)
     {
-        if (!ctx.TryGetLong(arg, out v)) return false;
+        if (!Kv.Resp.RequestParser.TryParseLong(ctx.Arg(arg), out v))
+        {
+            ctx.Error(msg ?? Errors.NotInteger);
+            return false;
+        }
         if (v < min || v > max)
         {
             ctx.Error(msg ?? $"ERR value is out of range, value must between {min} and {max}");
@@ -100,6 +99,29 @@ internal static class CollectionHelpers
 
     /// <summary>ASCII bytes.</summary>
     public static byte[] B(string s) => Encoding.ASCII.GetBytes(s);
+
+    /// <summary>
+    /// getTimeoutFromObjectOrReply (timeout.c, UNIT_SECONDS): a long double number of seconds, converted as
+    /// ceil(seconds * 1000) ms; infinities overflow the cast and read as negative. Returns the relative timeout
+    /// in ms (0 = block forever).
+    /// </summary>
+    public static bool TryGetBlockTimeout(CommandContext ctx, int arg, out long ms)
+    {
+        ms = 0;
+        if (!Numbers.TryParseDouble(ctx.Arg(arg), out var secs))
+        {
+            ctx.Error("ERR timeout is not a float or out of range");
+            return false;
+        }
+        double t = Math.Ceiling(secs * 1000.0);
+        if (double.IsInfinity(t) || t < 0 || t >= 9.2233720368547758e18)
+        {
+            ctx.Error("ERR timeout is negative");
+            return false;
+        }
+        ms = (long)t;
+        return true;
+    }
 
     /// <summary>True when blocking is not allowed for this client (inside MULTI/EXEC or on the master link: CLIENT_DENY_BLOCKING).</summary>
     public static bool DenyBlocking(CommandContext ctx) => ctx.Client.IsMaster || ctx.InExec;

@@ -401,7 +401,7 @@ internal static class ListCommands
 
     private static void BPop(CommandContext ctx, bool left)
     {
-        if (!ctx.TryGetTimeout(ctx.Argc - 1, out long timeout)) return;
+        if (!TryGetBlockTimeout(ctx, ctx.Argc - 1, out long timeout)) return;
         for (int j = 1; j < ctx.Argc - 1; j++)
         {
             var key = ctx.Arg(j);
@@ -429,13 +429,13 @@ internal static class ListCommands
     private static void BLMove(CommandContext ctx)
     {
         if (!TryGetWhere(ctx, 3, out bool fromLeft) || !TryGetWhere(ctx, 4, out bool toLeft)) return;
-        if (!ctx.TryGetTimeout(5, out long timeout)) return;
+        if (!TryGetBlockTimeout(ctx, 5, out long timeout)) return;
         BlockingMove(ctx, fromLeft, toLeft, timeout);
     }
 
     private static void BRPopLPush(CommandContext ctx)
     {
-        if (!ctx.TryGetTimeout(3, out long timeout)) return;
+        if (!TryGetBlockTimeout(ctx, 3, out long timeout)) return;
         BlockingMove(ctx, false, true, timeout);
     }
 

@@ -612,7 +612,7 @@ internal static class ZSetCommands
 
     private static void BZPop(CommandContext ctx, bool max)
     {
-        if (!ctx.TryGetTimeout(ctx.Argc - 1, out long timeout)) return;
+        if (!TryGetBlockTimeout(ctx, ctx.Argc - 1, out long timeout)) return;
         for (int j = 1; j < ctx.Argc - 1; j++)
         {
             var key = ctx.Arg(j);
@@ -901,7 +901,8 @@ internal static class ZSetCommands
         ctx.Reply.ArrayHeader(withScores && ctx.Reply.Resp == 2 ? replySize * 2 : replySize);
         if (count >= size)
         {
-            foreach (var e in z.Ascending()) Emit(e);
+            // zuiNext walks a sorted set from its tail.
+            foreach (var e in z.Range(0, size - 1, reverse: true)) Emit(e);
             return;
         }
         var all = z.Ascending().ToArray();

@@ -110,7 +110,7 @@ public sealed class KvConfig
         Int("io-threads", 1, 1, 128, immutable: true);
         Bool("io-threads-do-reads", false, immutable: true);
         Str("notify-keyspace-events", "");
-        Int("hash-max-listpack-entries", 128, 0, long.MaxValue, alias: "hash-max-ziplist-entries");
+        Int("hash-max-listpack-entries", 512, 0, long.MaxValue, alias: "hash-max-ziplist-entries");
         Mem("hash-max-listpack-value", 64, 0, long.MaxValue, alias: "hash-max-ziplist-value");
         Int("list-max-listpack-size", -2, int.MinValue, int.MaxValue, alias: "list-max-ziplist-size");
         Int("list-compress-depth", 0, 0, int.MaxValue);

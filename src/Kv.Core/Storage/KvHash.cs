@@ -80,8 +80,8 @@ public sealed class KvHash : KvObject
         return true;
     }
 
-    /// <summary>Sets a field with the default limits (128 entries, 64 bytes). Returns true when the field is new (RDB loader).</summary>
-    public bool Set(byte[] field, byte[] value) => Set(field, value, 128, 64);
+    /// <summary>Sets a field with the default limits (512 entries, 64 bytes: the compiled defaults of 7.0.15). Returns true when the field is new (RDB loader).</summary>
+    public bool Set(byte[] field, byte[] value) => Set(field, value, 512, 64);
 
     /// <summary>Gets a field's value.</summary>
     public bool TryGet(ReadOnlySpan<byte> field, out byte[] value)

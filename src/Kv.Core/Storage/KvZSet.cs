@@ -119,6 +119,8 @@ public sealed class KvZSet : KvObject
 
     private void PackedInsert(byte[] member, double score)
     {
+        // The listpack stores the score as text (d2string) and reads "-0" back as the integer 0.
+        if (score == 0) score = 0.0;
         // Binary search the first element greater than (score, member).
         int lo = 0, hi = _pc;
         while (lo < hi)
