@@ -160,6 +160,37 @@ public sealed class AdbEnvironment : IAsyncLifetime
         return Proc.RunAsync(psi, stdin);
     }
 
+    /// <summary>Runs a client against any server port, with extra environment variables.</summary>
+    public Task<RunResult> AdbPortAsync(ClientKind c, int port, IDictionary<string, string>? extraEnv, params string[] args)
+    {
+        string[] all = ["-P", port.ToString(), .. args];
+        var psi = c == ClientKind.Debian ? Proc.Info("/usr/bin/adb", all, this) : OurAdb(all);
+        if (extraEnv != null) foreach (var kv in extraEnv) psi.Environment[kv.Key] = kv.Value;
+        return Proc.RunAsync(psi);
+    }
+
+    /// <summary>Starts a server in the foreground (nodaemon) on a new port, owned by the fixture.</summary>
+    public async Task<(Process Process, int Port)> StartServerAsync(ServerKind kind, IDictionary<string, string>? extraEnv = null)
+    {
+        int port = Proc.FreePort();
+        var psi = kind == ServerKind.Debian
+            ? Proc.Info("/usr/bin/adb", ["-L", $"tcp:{port}", "server", "nodaemon"], this)
+            : OurAdb(["-P", port.ToString(), "server", "nodaemon"]);
+        if (extraEnv != null) foreach (var kv in extraEnv) psi.Environment[kv.Key] = kv.Value;
+        var p = Start(psi);
+        await Proc.WaitForPortAsync(port);
+        return (p, port);
+    }
+
+    /// <summary>Runs our adbd's key management CLI (<c>adbd keys ...</c>).</summary>
+    public Task<RunResult> AdbdKeysAsync(params string[] args) => Proc.RunAsync(Dotnet("adbd", ["keys", .. args]));
+
+    /// <summary>Kills a fixture-owned process now.</summary>
+    public static void Kill(Process p)
+    {
+        try { if (!p.HasExited) p.Kill(entireProcessTree: true); p.WaitForExit(5000); } catch { }
+    }
+
     /// <summary>Starts a process owned by the fixture (killed at the end).</summary>
     public Process Start(ProcessStartInfo psi)
     {
@@ -172,9 +203,9 @@ public sealed class AdbEnvironment : IAsyncLifetime
     }
 
     /// <summary>Starts our adbd on a new port authorized for the test key; returns its process and port.</summary>
-    public async Task<(Process Process, int Port)> StartAdbdAsync(string? keysFile = null)
+    public async Task<(Process Process, int Port)> StartAdbdAsync(string? keysFile = null, int port = 0)
     {
-        int port = Proc.FreePort();
+        if (port == 0) port = Proc.FreePort();
         keysFile ??= Path.Combine(Root, "adb_keys");
         var p = Start(Dotnet("adbd", ["--port", port.ToString(), "--keys", keysFile, "--audit-log", Path.Combine(Root, $"audit-{port}.log"), "--user", "root"]));
         await Proc.WaitForPortAsync(port);
