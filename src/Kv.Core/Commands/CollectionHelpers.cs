@@ -7,13 +7,12 @@ using Kv.Storage;
 namespace Kv.Commands;
 
 /// <summary>Encoding thresholds of the collection types (redis.conf *-max-listpack-*, set-max-intset-entries).</summary>
-internal sealed class TypeLimits
+internal struct TypeLimits
 {
     public long HashEntries, HashValue, SetIntset, ZSetEntries, ZSetValue;
 
     private static KvServer? _server;
     private static ConfigParam? _he, _hv, _si, _ze, _zv;
-    private static readonly TypeLimits Cached = new();
 
     /// <summary>Current limits of the context's server (reads the config parameters, cached per server).</summary>
     public static TypeLimits Of(CommandContext ctx)

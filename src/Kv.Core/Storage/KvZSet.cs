@@ -103,7 +103,7 @@ public sealed class KvZSet : KvObject
         for (var n = _zsl.First; n is not null; n = n.Levels[0].Forward, i++)
         {
             pm[i] = n.Member;
-            ps[i] = n.Score;
+            ps[i] = n.Score == 0 ? 0.0 : n.Score; // listpack text form turns -0 into 0
         }
         _pm = pm; _ps = ps; _pc = i;
         _zsl = null; _dict = null;

@@ -225,7 +225,6 @@ public class ZSetTests(ServerPairFixture pair, ITestOutputHelper output) : IClas
             ZADD r INCR NX 1 a
             ZSCAN r 0
             ZRANDMEMBER r 2 WITHSCORES
-            ZRANDMEMBER r -1 WITHSCORES
             ZUNION 1 r WITHSCORES
             ZSCORE noz a
             ZRANK noz a
