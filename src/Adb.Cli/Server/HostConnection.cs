@@ -361,7 +361,9 @@ internal sealed class HostConnection(AdbServer server, Socket socket)
         while (true)
         {
             Task change = server.NextChange();
-            var t = server.Acquire(sel, true, out string err, out bool ambiguous);
+            // AOSP wait_for_state uses acquire_one_transport without accept_any_state: an offline transport
+            // counts as gone for wait-for-disconnect (that is how "adb root" sees adbd restart).
+            var t = server.Acquire(sel, false, out string err, out bool ambiguous);
             if (ambiguous) { await SmartSocket.WriteFailAsync(_s, err); return; }
             if (state == "disconnect")
             {
