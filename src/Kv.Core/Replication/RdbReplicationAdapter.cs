@@ -5,14 +5,28 @@ using Kv.Storage;
 namespace Kv.Replication;
 
 /// <summary>
-/// <see cref="IReplicationRdb"/> over the persistence codec (<see cref="RdbWriter"/>, <see cref="RdbReader"/>).
-/// The snapshot is serialized under the execution lock (so it is exact at the replication offset) into the
-/// output stream; loading fills fresh databases.
+/// <see cref="IReplicationRdb"/> over the persistence component: the fork-less point-in-time snapshot
+/// (<see cref="Kv.Persistence.Persistence.StartSnapshot"/>, started under the execution lock so it is exact at the
+/// replication offset) and the codec's <see cref="RdbReader"/> filling fresh databases. Without a persistence
+/// component the snapshot is serialized synchronously under the lock.
 /// </summary>
 public sealed class RdbReplicationAdapter(KvServer server) : IReplicationRdb
 {
     /// <inheritdoc/>
-    public Task WriteSnapshotAsync(Stream output, ReplRdbInfo info)
+    public async Task WriteSnapshotAsync(Stream output, ReplRdbInfo info)
+    {
+        var repl = info.ReplId is null ? null : new RdbReplInfo(Math.Max(0, info.StreamDb), info.ReplId, info.ReplOffset);
+        var persistence = server.Extensions.OfType<Kv.Persistence.Persistence>().FirstOrDefault();
+        if (persistence is not null)
+        {
+            var snap = persistence.StartSnapshot(output, repl);
+            await snap.Completion.ConfigureAwait(false);
+            return;
+        }
+        WriteSync(output, repl);
+    }
+
+    private void WriteSync(Stream output, RdbReplInfo? repl)
     {
         var w = new RdbWriter(output, new RdbWriterOptions
         {
@@ -20,8 +34,7 @@ public sealed class RdbReplicationAdapter(KvServer server) : IReplicationRdb
             Checksum = server.Config.GetBool("rdbchecksum"),
         });
         w.WriteMagic();
-        w.WriteDefaultAux(KvServer.UnixMs() / 1000, KvServer.UsedMemory(),
-            info.ReplId is null ? null : new RdbReplInfo(Math.Max(0, info.StreamDb), info.ReplId, info.ReplOffset));
+        w.WriteDefaultAux(KvServer.UnixMs() / 1000, KvServer.UsedMemory(), repl);
         foreach (var db in server.Databases)
         {
             if (db.Count == 0) continue;
@@ -35,7 +48,6 @@ public sealed class RdbReplicationAdapter(KvServer server) : IReplicationRdb
         }
         w.WriteEnd();
         w.Flush();
-        return Task.CompletedTask;
     }
 
     /// <inheritdoc/>

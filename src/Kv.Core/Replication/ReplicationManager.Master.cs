@@ -424,7 +424,7 @@ public sealed partial class ReplicationManager
     }
 
     /// <summary>replicationSetMaster: become (or switch to being) a replica of host:port.</summary>
-    internal void SetMaster(string host, int port)
+    internal void SetMaster(string host, int port, bool start = true)
     {
         bool wasMaster = Link is null;
         ReplicaLink.CachedMaster? cached = null;
@@ -449,7 +449,7 @@ public sealed partial class ReplicationManager
         _ = wasMaster;
         _server.IsReplica = true;
         Link = new ReplicaLink(this, host, port, cached);
-        Link.Start();
+        if (start) Link.Start();
     }
 
     /// <summary>replicationUnsetMaster: promotion to master (new replid, the old one kept as replid2).</summary>

@@ -80,12 +80,24 @@ public sealed partial class ReplicationManager : IServerExtension, IPropagationS
         server.SetInfoSection("replication", InfoReplication);
         var prevMem = server.MemoryInfoExtra;
         server.MemoryInfoExtra = sb => { prevMem?.Invoke(sb); InfoMemory(sb); };
+        // Persistence (attached before us) loaded the dump: take its replication aux fields, and give it ours.
+        var persistence = server.Extensions.OfType<Kv.Persistence.Persistence>().FirstOrDefault();
         var rof = server.Config.Get("replicaof");
         if (rof.Length > 0)
         {
             var parts = rof.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-            if (parts.Length == 2 && int.TryParse(parts[1], out var port)) lock (server.ExecLock) SetMaster(parts[0], port);
+            if (parts.Length == 2 && int.TryParse(parts[1], out var port)) lock (server.ExecLock) SetMaster(parts[0], port, start: false);
         }
+        if (persistence is not null)
+        {
+            if (persistence.LoadedReplInfo is { } li) RestoreFromRdb(new ReplRdbInfo(li.ReplId, li.ReplOffset, li.StreamDb));
+            persistence.ReplInfoProvider = () =>
+            {
+                var i = InfoForSave();
+                return i?.ReplId is null ? null : new Kv.Persistence.RdbReplInfo(Math.Max(0, i.StreamDb), i.ReplId, i.ReplOffset);
+            };
+        }
+        Link?.Start();
     }
 
     /// <summary>
