@@ -51,15 +51,18 @@ internal static class PersistenceCommands
             }
         }
         var p = Persistence.Persistence.For(ctx.Server);
+        _ = schedule; // SCHEDULE only matters while another (non-RDB) child runs; we have none.
         if (p.BgsaveInProgress)
         {
-            if (schedule)
-            {
-                // redis answers "already in progress" even with SCHEDULE when the running child is an RDB save.
-                ctx.Error("ERR Background save already in progress");
-                return;
-            }
+            // redis answers this even with SCHEDULE when the running child is an RDB save.
             ctx.Error("ERR Background save already in progress");
+            return;
+        }
+        if (ctx.InExec)
+        {
+            // bgsaveCommand: inside MULTI/EXEC the save is deferred to the cron.
+            p.BgsaveScheduled = true;
+            ctx.Reply.Simple("Background saving scheduled");
             return;
         }
         var err = p.StartBackgroundSave();
