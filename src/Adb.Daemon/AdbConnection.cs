@@ -66,6 +66,9 @@ internal sealed partial class AdbConnection : IAsyncDisposable
         _daemon = daemon;
         _socket = socket;
         _socket.NoDelay = true;
+        // Room for a whole 1 MiB WRTE in the kernel buffers.
+        _socket.SendBufferSize = 4 * 1024 * 1024;
+        _socket.ReceiveBufferSize = 4 * 1024 * 1024;
         _net = new NetworkStream(socket, ownsSocket: true);
         _in = new BufferedStream(_net, 256 * 1024);
         _log = log;
@@ -136,7 +139,8 @@ internal sealed partial class AdbConnection : IAsyncDisposable
             case AdbCommand.WRTE:
                 if (_sockets.TryGetValue(h.Arg1, out var ws) && !ws.RemoteClosed)
                 {
-                    ws.OnWrite(payload, (int)h.DataLength);
+                    if (ws.OnWrite(payload, (int)h.DataLength))
+                        await SendAsync(AdbCommand.OKAY, ws.LocalId, ws.RemoteId, default).ConfigureAwait(false);
                     return true;
                 }
                 return false;

@@ -7,8 +7,9 @@ namespace Adb.Daemon;
 
 /// <summary>
 /// One adb stream on a connection, seen by a service as a duplex <see cref="Stream"/>.
-/// Inbound: each WRTE payload is queued; the OKAY that lets the host send the next WRTE is sent when the service
-/// starts consuming the chunk, so at most two chunks (≤ 2 × max payload) are buffered per stream.
+/// Inbound: each WRTE payload is queued; the OKAY that lets the host send the next WRTE is sent at once while at most
+/// two chunks wait for the service, else when the service takes one, so at most three chunks (≤ 3 × max payload)
+/// are buffered per stream.
 /// Outbound: writes go to a pipe; a pump coalesces them into WRTEs of at most the peer's max payload and sends the
 /// next one only after the host's OKAY (classic adb flow control, one WRTE in flight per direction).
 /// Closing completes the pipe; the pump sends the remaining data and then CLSE.
@@ -65,7 +66,37 @@ internal sealed class AdbSocket : Stream
 
     // ---- called by the connection's reader loop ----
 
-    internal void OnWrite(byte[] buffer, int length) => _inbound.Writer.TryWrite((buffer, length));
+    private const int MaxQueuedChunks = 2;
+    private readonly Lock _ackLock = new();
+    private int _queued;
+    private bool _ackOwed;
+
+    /// <summary>
+    /// Queues a WRTE payload (ownership of the pooled buffer passes to the socket). Returns true when the caller (the
+    /// connection's reader loop) should send the OKAY right away: fewer than <see cref="MaxQueuedChunks"/> chunks wait
+    /// for the service. Otherwise the OKAY is owed and sent by the service when it takes a chunk, which bounds the
+    /// memory per stream and pushes back on the host.
+    /// </summary>
+    internal bool OnWrite(byte[] buffer, int length)
+    {
+        lock (_ackLock)
+        {
+            _inbound.Writer.TryWrite((buffer, length));
+            if (++_queued <= MaxQueuedChunks) return true;
+            _ackOwed = true;
+            return false;
+        }
+    }
+
+    private bool TakeChunk()
+    {
+        lock (_ackLock)
+        {
+            _queued--;
+            if (_ackOwed && _queued < MaxQueuedChunks) { _ackOwed = false; return true; }
+            return false;
+        }
+    }
 
     internal void OnOkay(uint remoteId)
     {
@@ -109,8 +140,7 @@ internal sealed class AdbSocket : Stream
             _current = chunk.Buffer;
             _currentLength = chunk.Length;
             _currentOffset = 0;
-            // Ack now: the host may send the next chunk while this one is consumed.
-            if (!RemoteClosed) await _conn.SendAsync(AdbCommand.OKAY, LocalId, RemoteId, default).ConfigureAwait(false);
+            if (TakeChunk() && !RemoteClosed) await _conn.SendAsync(AdbCommand.OKAY, LocalId, RemoteId, default).ConfigureAwait(false);
         }
         int n = Math.Min(buffer.Length, _currentLength - _currentOffset);
         _current.AsSpan(_currentOffset, n).CopyTo(buffer.Span);
