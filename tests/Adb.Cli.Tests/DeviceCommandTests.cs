@@ -47,6 +47,27 @@ public sealed partial class DeviceCommandTests(AdbEnvironment env)
     }
 
     [Theory]
+    [InlineData(ClientKind.Debian, ServerKind.Debian)]
+    [InlineData(ClientKind.Ours, ServerKind.Ours)]
+    [InlineData(ClientKind.Ours, ServerKind.Debian)]
+    public async Task InteractiveShell_UnderPty_RawModeWindowSizeAndExitCode(ClientKind c, ServerKind s)
+    {
+        // script(1) gives the client a terminal; the client must switch it to raw mode (one echo only, from the
+        // remote PTY), send the window size and return the remote exit code.
+        int port = s == ServerKind.Debian ? env.DebianPort : env.OursPort;
+        string adb = c == ClientKind.Debian ? "/usr/bin/adb" : Path.Combine(AdbEnvironment.BinDir, "adb");
+        string inner = $"stty rows 33 cols 101; {adb} -P {port} -s {env.Serial} shell";
+        string outer = "(sleep 3; printf 'echo marker$((40+2))\n'; sleep 1; printf 'stty size; exit 5\n'; sleep 2) | script -qec \"" + inner + "\" /dev/null";
+        var r = await Proc.RunAsync(Proc.Info("/bin/bash", ["-c", outer], env));
+        string o = r.Stdout;
+        Assert.True(r.Code == 5, r.ToString());
+        Assert.Contains("marker42\r\n", o);
+        Assert.Contains("33 101\r\n", o);
+        Assert.Equal(1, o.Split("echo marker").Length - 1);
+        Assert.DoesNotContain("\u001b[?1h", o);
+    }
+
+    [Theory]
     [MemberData(nameof(Pairs))]
     public async Task ExecOut_BinarySafe(ClientKind c, ServerKind s)
     {

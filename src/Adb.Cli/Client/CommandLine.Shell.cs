@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.Diagnostics;
 using System.Net.Sockets;
 using System.Text;
 using Adb.Protocol;
@@ -59,7 +58,7 @@ internal sealed partial class CommandLine
         }
 
         var (s, _) = await client.OpenServiceAsync(service);
-        string? sttySaved = pty && stdinTty ? SetRawTerminal() : null;
+        byte[]? sttySaved = pty && stdinTty ? SetRawTerminal() : null;
         try
         {
             using (s)
@@ -92,12 +91,12 @@ internal sealed partial class CommandLine
 
     private static async Task<int> RawRelayAsync(NetworkStream s, bool sendStdin)
     {
-        using var stdout = Console.OpenStandardOutput();
+        using var stdout = StdFd(1, FileAccess.Write);
         if (sendStdin)
         {
             _ = Task.Run(async () =>
             {
-                using var stdin = Console.OpenStandardInput();
+                using var stdin = StdFd(0, FileAccess.Read);
                 byte[] buf = new byte[64 * 1024];
                 try
                 {
@@ -120,8 +119,8 @@ internal sealed partial class CommandLine
 
     private static async Task<int> ShellV2Async(NetworkStream s, bool pty)
     {
-        using var stdout = Console.OpenStandardOutput();
-        using var stderr = Console.OpenStandardError();
+        using var stdout = StdFd(1, FileAccess.Write);
+        using var stderr = StdFd(2, FileAccess.Write);
         var writeLock = new SemaphoreSlim(1, 1);
         async Task SendPacket(ShellPacketId id, ReadOnlyMemory<byte> data)
         {
@@ -131,12 +130,17 @@ internal sealed partial class CommandLine
         }
         if (pty && !Console.IsOutputRedirected)
         {
-            try { await SendPacket(ShellPacketId.WindowSizeChange, ShellProtocol.WindowSize(Console.WindowHeight, Console.WindowWidth, 0, 0)); }
-            catch { }
+            // Window size through ioctl(TIOCGWINSZ): Console.WindowWidth would initialize .NET's terminal handling,
+            // which rewrites the termios settings we made raw.
+            if (Terminal.TryGetWindowSize(1, out int rows, out int cols, out int xp, out int yp))
+            {
+                try { await SendPacket(ShellPacketId.WindowSizeChange, ShellProtocol.WindowSize(rows, cols, xp, yp)); }
+                catch { }
+            }
         }
         _ = Task.Run(async () =>
         {
-            using var stdin = Console.OpenStandardInput();
+            using var stdin = StdFd(0, FileAccess.Read);
             byte[] buf = new byte[64 * 1024];
             try
             {
@@ -175,29 +179,14 @@ internal sealed partial class CommandLine
         return exitCode;
     }
 
-    private static string? SetRawTerminal()
-    {
-        try
-        {
-            string saved = RunStty("-g").Trim();
-            RunStty("raw -echo");
-            return saved;
-        }
-        catch { return null; }
-    }
+    /// <summary>
+    /// A plain stream on fd 0/1/2. Console.OpenStandardInput on a terminal goes through .NET's line editor (its own
+    /// echo and terminal setup), which breaks a raw remote PTY.
+    /// </summary>
+    private static FileStream StdFd(int fd, FileAccess access) =>
+        new(new Microsoft.Win32.SafeHandles.SafeFileHandle(fd, ownsHandle: false), access, 1);
 
-    private static void RestoreTerminal(string saved)
-    {
-        try { RunStty(saved); } catch { }
-    }
+    private static byte[]? SetRawTerminal() => Terminal.MakeRaw(0);
 
-    private static string RunStty(string args)
-    {
-        var psi = new ProcessStartInfo("stty") { RedirectStandardOutput = true, UseShellExecute = false };
-        foreach (string a in args.Split(' ')) psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
-        string o = p.StandardOutput.ReadToEnd();
-        p.WaitForExit();
-        return o;
-    }
+    private static void RestoreTerminal(byte[] saved) => Terminal.Restore(0, saved);
 }
