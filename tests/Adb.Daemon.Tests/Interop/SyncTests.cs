@@ -153,4 +153,27 @@ public class SyncTests(ConnectedDaemonFixture fx)
         Assert.Equal("t", File.ReadAllText(remote));
         Assert.Equal(Encoding.UTF8.GetBytes("t"), File.ReadAllBytes(remote));
     }
+
+    [Fact]
+    public async Task PushPullAndShells_Concurrently_OnOneTransport()
+    {
+        string dir = NewDir("concurrent");
+        byte[] data = new byte[20_000_000];
+        new Random(3).NextBytes(data);
+        string src = Path.Combine(dir, "src.bin");
+        File.WriteAllBytes(src, data);
+        var push = Task.Run(() => Env.Adb("push", src, Path.Combine(dir, "pushed.bin")));
+        var pull = Task.Run(() => Env.Adb("pull", src, Path.Combine(dir, "pulled.bin")));
+        var shells = Enumerable.Range(0, 8).Select(i => Task.Run(() => Env.Adb("shell", $"echo shell-{i}; exit {i}"))).ToArray();
+        var results = await Task.WhenAll(shells);
+        for (int i = 0; i < results.Length; i++)
+        {
+            Assert.Equal(i, results[i].ExitCode);
+            Assert.Equal($"shell-{i}\n", results[i].Stdout);
+        }
+        Assert.Equal(0, (await push).ExitCode);
+        Assert.Equal(0, (await pull).ExitCode);
+        Assert.Equal(data, File.ReadAllBytes(Path.Combine(dir, "pushed.bin")));
+        Assert.Equal(data, File.ReadAllBytes(Path.Combine(dir, "pulled.bin")));
+    }
 }
