@@ -375,7 +375,7 @@ public sealed class Persistence : IServerExtension, IAsyncDisposable
             _bgsaveStartUnix = -1;
             if (t.IsCompletedSuccessfully)
             {
-                _log.LogInformation("Background saving terminated with success");
+                _log.LogInformation("Background saving terminated with success: {Stats}", snap.Stats);
                 _server.Dirty = Math.Max(0, _server.Dirty - _dirtyBeforeBgsave);
                 LastSaveUnix = now;
                 LastBgsaveOk = true;

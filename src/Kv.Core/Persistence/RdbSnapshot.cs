@@ -15,8 +15,8 @@ namespace Kv.Persistence;
 /// deep copy of its old value and TTL if the key was in the snapshot and is not written yet (once per key), and a
 /// tombstone for keys that did not exist at the snapshot. FLUSHDB/FLUSHALL/SWAPDB/replace need no copy: the snapshot
 /// follows the dictionary objects themselves, which those operations drop or move but never clear.
-/// Extra memory is the key array (8 bytes per key plus 4 for its hash) plus the old values of keys changed during
-/// the snapshot.
+/// Extra memory is the key and value reference arrays (16 bytes per key, plus 8 for the hash order while a database
+/// is written) plus the old values of keys changed during the snapshot before they were written.
 /// </para>
 /// </summary>
 public sealed class RdbSnapshot
@@ -36,8 +36,8 @@ public sealed class RdbSnapshot
         public required KvDict<object> Main;
         public required KvDict<long> Expires;
         public required byte[][] Keys;
+        public required object[] Values;
         public required long ExpiresCount;
-        public uint[]? Hashes;
         public long Boundary = -1; // keys with hash <= Boundary are written
         public bool Done;
         public Dictionary<byte[], Preserved?>? Touched;
@@ -53,6 +53,8 @@ public sealed class RdbSnapshot
     private volatile bool _cancelled;
     private long _keysProcessed;
     private long _bytes;
+    private long _lockTicks, _sortTicks, _waitTicks;
+    private readonly System.Diagnostics.Stopwatch _elapsed = new();
 
     /// <summary>
     /// Captures the snapshot and starts the writer thread. Must be called under <see cref="KvServer.ExecLock"/>;
@@ -78,11 +80,22 @@ public sealed class RdbSnapshot
         foreach (var db in server.Databases)
         {
             if (db.Count == 0) continue;
+            // Keys and value references as of now: a value object is only valid for the snapshot while its key is
+            // untouched; the first change to the key preserves a copy (BeforeWrite) before anything mutates it.
+            var keys = new byte[db.Count][];
+            var values = new object[db.Count];
+            int n = 0;
+            foreach (var kv in db.Main.Entries())
+            {
+                keys[n] = kv.Key;
+                values[n] = kv.Value;
+                n++;
+            }
             _states.Add(new DbState
             {
-                DbId = db.Id, Main = db.Main, Expires = db.Expires, Keys = db.Main.KeysToArray(), ExpiresCount = db.Expires.Count,
+                DbId = db.Id, Main = db.Main, Expires = db.Expires, Keys = keys, Values = values, ExpiresCount = db.Expires.Count,
             });
-            KeysTotal += db.Count;
+            KeysTotal += n;
         }
         GuardHub.For(server).Add(this);
         var t = new Thread(Run) { IsBackground = true, Name = "kv-rdb-snapshot" };
@@ -109,6 +122,9 @@ public sealed class RdbSnapshot
 
     /// <summary>Stops the snapshot at the next batch (killRDBChild); <see cref="Completion"/> is then cancelled.</summary>
     public void Cancel() => _cancelled = true;
+
+    /// <summary>Timing summary after completion (keys, bytes, time sorting, waiting for and holding the lock).</summary>
+    public string Stats { get; private set; } = "";
 
     /// <summary>Old values kept because keys changed during the snapshot (diagnostics and tests).</summary>
     public int PreservedCount
@@ -144,6 +160,7 @@ public sealed class RdbSnapshot
     private void Run()
     {
         var writer = new RdbWriter(_output, _options);
+        _elapsed.Start();
         try
         {
             writer.WriteMagic();
@@ -160,6 +177,9 @@ public sealed class RdbSnapshot
                 if (_cancelled) throw new OperationCanceledException("snapshot cancelled");
                 if (_commit is not null) ok = _commit(this);
             }
+            Stats = $"{KeysProcessed} keys, {writer.Length} bytes in {_elapsed.ElapsedMilliseconds} ms " +
+                    $"(sorting {TimeSpan.FromTicks(_sortTicks).TotalMilliseconds:F0} ms, waiting for the lock {TimeSpan.FromTicks(_waitTicks).TotalMilliseconds:F0} ms, " +
+                    $"serializing under the lock {TimeSpan.FromTicks(_lockTicks).TotalMilliseconds:F0} ms)";
             if (ok) _done.TrySetResult(writer.Length);
             else _done.TrySetException(new IOException("snapshot commit failed"));
         }
@@ -184,10 +204,16 @@ public sealed class RdbSnapshot
     {
         var keys = s.Keys;
         int n = keys.Length;
+        long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
         var hashes = new uint[n];
-        for (int i = 0; i < n; i++) hashes[i] = (uint)KvDict<int>.HashOf(keys[i]);
-        Array.Sort(hashes, keys);
-        s.Hashes = hashes;
+        var order = new int[n];
+        for (int i = 0; i < n; i++)
+        {
+            hashes[i] = (uint)KvDict<int>.HashOf(keys[i]);
+            order[i] = i;
+        }
+        Array.Sort(hashes, order);
+        _sortTicks += System.Diagnostics.Stopwatch.GetElapsedTime(t0).Ticks;
         writer.WriteSelectDb(s.DbId);
         writer.WriteResizeDb(n, s.ExpiresCount);
         int pos = 0;
@@ -195,11 +221,14 @@ public sealed class RdbSnapshot
         {
             if (_cancelled) throw new OperationCanceledException("snapshot cancelled");
             int j = pos;
+            long w0 = System.Diagnostics.Stopwatch.GetTimestamp();
             lock (_server.ExecLock)
             {
+                long l0 = System.Diagnostics.Stopwatch.GetTimestamp();
+                _waitTicks += System.Diagnostics.Stopwatch.GetElapsedTime(w0, l0).Ticks;
                 do
                 {
-                    WriteKey(writer, s, keys[j]);
+                    WriteKey(writer, s, order[j]);
                     j++;
                 } while (j < n && ((j - pos < BatchKeys && writer.Pending < BatchBytes) || hashes[j] == hashes[j - 1]));
                 s.Boundary = hashes[j - 1];
@@ -208,6 +237,7 @@ public sealed class RdbSnapshot
                     s.Done = true;
                     s.Touched = null;
                 }
+                _lockTicks += System.Diagnostics.Stopwatch.GetElapsedTime(l0).Ticks;
             }
             writer.Flush();
             Interlocked.Add(ref _keysProcessed, j - pos);
@@ -215,19 +245,21 @@ public sealed class RdbSnapshot
             pos = j;
         }
         s.Keys = [];
-        s.Hashes = null;
+        s.Values = [];
     }
 
-    private static void WriteKey(RdbWriter writer, DbState s, byte[] key)
+    private static void WriteKey(RdbWriter writer, DbState s, int index)
     {
-        if (s.Touched is { } touched && touched.Remove(key, out var p))
+        var key = s.Keys[index];
+        if (s.Touched is { Count: > 0 } touched && touched.Remove(key, out var p))
         {
             if (p is not null) writer.WriteKeyValue(key, p.Value, p.Expire);
             return;
         }
-        if (!s.Main.TryGetValue(key, out var value)) return; // cannot happen: every change is guarded
-        long exp = s.Expires.TryGetValue(key, out var e) ? e : -1;
-        writer.WriteKeyValue(key, value, exp);
+        // Untouched since the snapshot: the captured value object is the live one and unchanged; the TTL too (a TTL
+        // change touches the key), and there is none to look up when the database had no TTLs at all.
+        long exp = s.ExpiresCount > 0 && s.Expires.TryGetValue(key, out var e) ? e : -1;
+        writer.WriteKeyValue(key, s.Values[index], exp);
     }
 
     /// <summary>The guard installed on every database while at least one snapshot runs; fans out to them.</summary>
