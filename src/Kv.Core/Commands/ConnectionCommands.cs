@@ -139,6 +139,9 @@ internal static class ConnectionCommands
                     ctx.Error("ERR Client names cannot contain spaces, newlines or special characters.");
                     return;
                 }
+                // 7.0.15 applies the name at once (clientSetNameOrReply inside the option loop): it sticks even
+                // when a later option is a syntax error or the client is not authenticated.
+                ctx.Client.Name = setname.Length == 0 ? null : setname;
                 j++;
             }
             else
@@ -149,10 +152,9 @@ internal static class ConnectionCommands
         }
         if (!ctx.Client.Authenticated)
         {
-            ctx.Error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
+            ctx.Error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
             return;
         }
-        if (setname is not null) ctx.Client.Name = setname.Length == 0 ? null : setname;
         if (ver != 0) ctx.Reply.Resp = ver;
         var r = ctx.Reply;
         r.MapHeader(7);

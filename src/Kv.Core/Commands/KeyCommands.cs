@@ -247,9 +247,26 @@ internal static class KeyCommands
     /// </summary>
     internal static bool TryParseCursor(CommandContext ctx, int arg, out ulong cursor)
     {
-        var s = ctx.Arg(arg);
+        // As parseScanCursorOrReply: strtoul(s, &eptr, 10), rejected on a leading space, trailing bytes or ERANGE.
+        // strtoul takes an optional sign ("-1" wraps to 2^64-1) and turns "" into 0.
+        var s = ctx.ArgBytes(arg);
         cursor = 0;
-        if (s.Length == 0 || s.Length > 20 || !ulong.TryParse(s, System.Globalization.NumberStyles.None, null, out cursor))
+        bool ok = true;
+        if (s.Length > 0)
+        {
+            int i = 0;
+            bool neg = false;
+            if (s[0] is (byte)'+' or (byte)'-') { neg = s[0] == (byte)'-'; i = 1; }
+            if (i >= s.Length) ok = false;
+            for (; ok && i < s.Length; i++)
+            {
+                uint d = (uint)(s[i] - '0');
+                if (d > 9 || cursor > (ulong.MaxValue - d) / 10) { ok = false; break; }
+                cursor = cursor * 10 + d;
+            }
+            if (neg) cursor = unchecked(0UL - cursor);
+        }
+        if (!ok)
         {
             ctx.Error("ERR invalid cursor");
             return false;
@@ -431,7 +448,7 @@ internal static class KeyCommands
         }
         if (absolute)
         {
-            ctx.Reply.Integer(ms ? when : when / 1000);
+            ctx.Reply.Integer(ms ? when : (when + 500) / 1000); // ttlGenericCommand rounds EXPIRETIME too
             return;
         }
         long ttl = Math.Max(0, when - ctx.NowMs);

@@ -86,8 +86,9 @@ internal static class ServerCommands
     {
         if (!ParseFlushFlags(ctx)) return;
         long n = ctx.Db.Count;
+        var flushed = ctx.Db;
+        ctx.Server.Watches.TouchDbWhere(ctx.Client.DbIndex, k => flushed.Main.TryGetValue(k, out _));
         ctx.Db.Clear();
-        ctx.Server.Watches.TouchDb(ctx.Client.DbIndex);
         ctx.Dirty(n + 1);
         ctx.Reply.Ok();
     }
@@ -99,9 +100,9 @@ internal static class ServerCommands
         foreach (var db in ctx.Server.Databases)
         {
             n += db.Count;
+            ctx.Server.Watches.TouchDbWhere(db.Id, k => db.Main.TryGetValue(k, out _));
             db.Clear();
         }
-        ctx.Server.Watches.TouchDb(-1);
         ctx.Dirty(n);
         ctx.Server.OnFlushAll?.Invoke();
         ctx.Dirty();
@@ -136,9 +137,10 @@ internal static class ServerCommands
         }
         if (a != b)
         {
+            RedisDb da = dbs[a], db2 = dbs[b];
+            ctx.Server.Watches.TouchDbWhere((int)a, k => da.Main.TryGetValue(k, out _) || db2.Main.TryGetValue(k, out _));
+            ctx.Server.Watches.TouchDbWhere((int)b, k => da.Main.TryGetValue(k, out _) || db2.Main.TryGetValue(k, out _));
             dbs[a].SwapWith(dbs[b]);
-            ctx.Server.Watches.TouchDb((int)a);
-            ctx.Server.Watches.TouchDb((int)b);
         }
         ctx.Dirty();
         ctx.Reply.Ok();
@@ -177,50 +179,85 @@ internal static class ServerCommands
         }
     }
 
+    /// <summary>
+    /// CONFIG SET name value [name value ...] as configSetCommand in 7.0.15: an odd pair count is a syntax error;
+    /// every pair is checked first (unknown name, immutable, protected, duplicate: the first problem wins), then all
+    /// values are set, and if one fails the earlier ones are restored.
+    /// </summary>
     private static void ConfigSet(CommandContext ctx)
     {
         if ((ctx.Argc - 2) % 2 != 0)
         {
-            ctx.WrongArity();
+            ctx.SyntaxError();
             return;
         }
         var cfg = ctx.Server.Config;
         var changes = new List<(ConfigParam P, string[] Args, string Old)>();
+        string? unknown = null, errArg = null, errStr = null;
         for (int i = 2; i < ctx.Argc; i += 2)
         {
             var name = ctx.ArgString(i);
             var p = cfg.Find(name);
             if (p is null)
             {
-                ctx.Error($"ERR Unknown option or number of arguments for CONFIG SET - '{name}'");
-                return;
+                if (errArg is null && unknown is null) unknown = name;
+                continue;
+            }
+            if (unknown is not null || errArg is not null) continue;
+            if (p.Immutable || (p.Protected && !ProtectedConfigAllowed(ctx)))
+            {
+                errStr = p.Immutable ? "can't set immutable config" : "can't set protected config";
+                errArg = name;
+                continue;
             }
             if (changes.Any(c => c.P == p))
             {
-                ctx.Error($"ERR CONFIG SET failed (possibly related to argument '{name}') - duplicate parameter");
-                return;
+                errStr = "duplicate parameter";
+                errArg = name;
+                continue;
             }
             var value = ctx.ArgString(i + 1);
-            var args = p.Kind is ConfigKind.String ? [value] : KvConfig.Tokenize(value).ToArray();
+            string[] args;
+            try { args = p.Kind is ConfigKind.String ? [value] : KvConfig.Tokenize(value).ToArray(); }
+            catch (ConfigException) { args = [value]; }
             if (args.Length == 0) args = [""];
             changes.Add((p, args, p.Value));
         }
-        foreach (var (p, args, _) in changes)
+        if (unknown is not null)
         {
+            ctx.Error($"ERR Unknown option or number of arguments for CONFIG SET - '{unknown}'");
+            return;
+        }
+        if (errArg is not null)
+        {
+            ctx.Error($"ERR CONFIG SET failed (possibly related to argument '{errArg}') - {errStr}");
+            return;
+        }
+        for (int i = 0; i < changes.Count; i++)
+        {
+            var (p, args, _) = changes[i];
             try { cfg.Set(p.Name, args, atRuntime: true); }
             catch (ConfigException e)
             {
-                // Restore those already applied, as config.c does on a failed multi-set.
-                foreach (var (p2, _, old) in changes)
+                // restoreBackupConfig: put back the values already set; the error names the canonical config.
+                for (int j = 0; j < i; j++)
                 {
-                    if (p2 == p) break;
-                    try { cfg.Set(p2.Name, KvConfig.Tokenize(old).ToArray(), atRuntime: false); } catch (ConfigException) { }
+                    try { cfg.Set(changes[j].P.Name, KvConfig.Tokenize(changes[j].Old).ToArray(), atRuntime: false); }
+                    catch (ConfigException) { }
                 }
-                ctx.Error($"ERR CONFIG SET failed (possibly related to argument '{ctx.ArgString(2 + 2 * changes.FindIndex(c => c.P == p))}') - {e.Message}");
+                ctx.Error($"ERR CONFIG SET failed (possibly related to argument '{p.Name}') - {e.Message}");
                 return;
             }
         }
         ctx.Reply.Ok();
+    }
+
+    /// <summary>allowProtectedAction: enable-protected-configs yes, or local and the client is on loopback.</summary>
+    private static bool ProtectedConfigAllowed(CommandContext ctx)
+    {
+        var mode = ctx.Server.Config.Get("enable-protected-configs");
+        if (mode == "yes" || ctx.Client.Socket is null) return true;
+        return mode == "local" && ctx.Client.Address is { } a && System.Net.IPAddress.IsLoopback(a.Address);
     }
 
     private static void ConfigRewrite(CommandContext ctx)

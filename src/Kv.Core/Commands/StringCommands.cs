@@ -367,34 +367,19 @@ internal static class StringCommands
         ctx.Reply.Integer(value);
     }
 
-    /// <summary>Parses a stored or given number for INCRBYFLOAT as decimal when possible, else as double.</summary>
-    internal static bool TryParseLongDouble(ReadOnlySpan<byte> s, out decimal dec, out double dbl, out bool isDecimal)
-    {
-        dec = 0;
-        isDecimal = false;
-        if (!Numbers.TryParseDouble(s, out dbl)) return false;
-        if (double.IsInfinity(dbl)) return true;
-        var text = Encoding.ASCII.GetString(s);
-        if (decimal.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out dec) && Math.Abs(dbl) < 7.9e27)
-            isDecimal = true;
-        return true;
-    }
-
-    /// <summary>INCRBYFLOAT arithmetic: result text as redis prints it (ld2string human form), or null for NaN/Infinity.</summary>
+    /// <summary>
+    /// INCRBYFLOAT/HINCRBYFLOAT arithmetic in redis's 80-bit long double (<see cref="LongDouble"/>): both texts parsed
+    /// with string2ld rules, added, and printed as ld2string(LD_STR_HUMAN). Returns null when the sum is NaN or
+    /// infinite (the caller replies "increment would produce NaN or Infinity"); sets the flags for unparsable input.
+    /// </summary>
     internal static string? AddFloats(ReadOnlySpan<byte> current, ReadOnlySpan<byte> incr, out bool curInvalid, out bool incrInvalid)
     {
         curInvalid = incrInvalid = false;
-        if (!TryParseLongDouble(current, out var cd, out var cf, out var cIsDec)) { curInvalid = true; return null; }
-        if (!TryParseLongDouble(incr, out var id, out var idbl, out var iIsDec)) { incrInvalid = true; return null; }
-        if (cIsDec && iIsDec)
-        {
-            try { return Numbers.FormatHuman(cd + id); }
-            catch (OverflowException) { }
-        }
-        double r = cf + idbl;
-        if (double.IsNaN(r) || double.IsInfinity(r)) return null;
-        if (Math.Abs(r) < 7.9e27) return Numbers.FormatHuman((decimal)r);
-        return r.ToString("F17", CultureInfo.InvariantCulture).TrimEnd('0').TrimEnd('.');
+        if (!LongDouble.TryParse(current, out var a)) { curInvalid = true; return null; }
+        if (!LongDouble.TryParse(incr, out var b)) { incrInvalid = true; return null; }
+        var r = a + b;
+        if (r.IsNaN || r.IsInfinity) return null;
+        return r.ToHumanString();
     }
 
     private static void IncrByFloat(CommandContext ctx)

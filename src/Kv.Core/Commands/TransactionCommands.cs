@@ -53,6 +53,18 @@ internal static class TransactionCommands
         ctx.Reply.Ok();
     }
 
+    /// <summary>isWatchedKeyExpired: EXEC fails when a watched key is logically expired but not yet deleted.</summary>
+    private static bool WatchedKeyExpired(CommandContext ctx)
+    {
+        long now = KvServer.UnixMs();
+        foreach (var (db, key) in ctx.Server.Watches.KeysOf(ctx.Client))
+        {
+            var d = ctx.Server.Databases[db];
+            if (d.Main.TryGetValue(key, out _) && d.GetExpire(key) is var t && t >= 0 && t <= now) return true;
+        }
+        return false;
+    }
+
     private static void Exec(CommandContext ctx)
     {
         var c = ctx.Client;
@@ -71,7 +83,7 @@ internal static class TransactionCommands
             ctx.Error(Errors.ExecAbort);
             return;
         }
-        if (c.WatchDirty)
+        if (c.WatchDirty || WatchedKeyExpired(ctx))
         {
             server.Watches.UnwatchAll(c);
             ctx.Reply.NullArray();

@@ -122,6 +122,18 @@ public static class Dispatcher
         if (c.MultiQueue is not null) c.MultiDirty = true;
         if (cmd is not null) cmd.RejectedCalls++;
         c.Context.Server.Stats.ErrorReplies++;
+        if (cmd is { Name: "exec", Parent: null })
+        {
+            // rejectCommand on EXEC = execCommandAbort: the transaction is discarded and the reason is wrapped.
+            // Reasons formatted by processCommand carry no code ("wrong number of arguments..."), shared errors
+            // keep theirs ("NOAUTH Authentication required.").
+            c.MultiQueue = null;
+            c.MultiDirty = false;
+            c.Context.Server.Watches.UnwatchAll(c);
+            var reason = error.StartsWith("ERR ", StringComparison.Ordinal) ? error[4..] : error;
+            c.Out.Error("EXECABORT Transaction discarded because of: " + reason);
+            return;
+        }
         c.Out.Error(error);
     }
 

@@ -41,13 +41,20 @@ public sealed class ConfigParam
     /// <summary>Allowed words for Enum.</summary>
     public string[]? Words { get; init; }
     /// <summary>True when CONFIG SET may not change it at runtime.</summary>
-    public bool Immutable { get; init; }
+    public bool Immutable { get; set; }
+    /// <summary>
+    /// PROTECTED_CONFIG (dir, dbfilename): CONFIG SET refuses it with "can't set protected config" unless
+    /// enable-protected-configs allows it.
+    /// </summary>
+    public bool Protected { get; init; }
     /// <summary>True for values hidden from CONFIG REWRITE when equal to default.</summary>
     public bool Sensitive { get; init; }
     /// <summary>Current value in canonical text (what CONFIG GET prints).</summary>
     public string Value { get; internal set; } = "";
     /// <summary>Parsed number for Int/Memory/Bool (1/0).</summary>
     public long Number { get; internal set; }
+    /// <summary>Optional clamp applied after the range check (hz: updateHZ keeps 1..500 whatever was set).</summary>
+    public (long Min, long Max)? Clamp { get; set; }
     /// <summary>Called after a successful change (the apply callback of config.c).</summary>
     public Action<ConfigParam>? OnChange { get; set; }
     /// <summary>Special validation/normalisation for <see cref="ConfigKind.Special"/>; returns the canonical text or throws ConfigException.</summary>
@@ -74,18 +81,18 @@ public sealed class KvConfig
     {
         Int("port", 6379, 0, 65535, immutableInRuntime: false);
         Special("bind", "* -::*", a => string.Join(' ', a));
-        Str("dir", ".");
-        Str("dbfilename", "dump.rdb");
+        Add(new ConfigParam { Name = "dir", Kind = ConfigKind.String, Default = ".", Protected = true });
+        Add(new ConfigParam { Name = "dbfilename", Kind = ConfigKind.String, Default = "dump.rdb", Protected = true });
         Special("save", "3600 1 300 100 60 10000", ParseSave);
         Str("requirepass", "", sensitive: true);
         Int("databases", 16, 1, int.MaxValue, immutable: true);
-        Int("maxclients", 10000, 1, int.MaxValue);
+        Int("maxclients", 10000, 1, uint.MaxValue);
         Int("timeout", 0, 0, int.MaxValue);
-        Enum("loglevel", "notice", "debug", "verbose", "notice", "warning", "nothing");
+        Enum("loglevel", "notice", "debug", "verbose", "notice", "warning");
         Str("logfile", "", immutable: true);
         Mem("proto-max-bulk-len", 512L * 1024 * 1024, 1024 * 1024, long.MaxValue);
         Mem("client-query-buffer-limit", 1024L * 1024 * 1024, 1024 * 1024, long.MaxValue);
-        Int("hz", 10, 0, 500);
+        Int("hz", 10, 0, int.MaxValue).Clamp = (1, 500); // updateHZ clamps to CONFIG_MIN_HZ..CONFIG_MAX_HZ
         Bool("daemonize", false, immutable: true);
         Bool("protected-mode", true);
         Str("pidfile", "", immutable: true);
@@ -94,14 +101,14 @@ public sealed class KvConfig
         EnumImmutable("supervised", "no", "no", "upstart", "systemd", "auto");
         Bool("always-show-logo", false, immutable: true);
         Bool("rdbcompression", true);
-        Bool("rdbchecksum", true);
+        Bool("rdbchecksum", true, immutable: true);
         Bool("stop-writes-on-bgsave-error", true);
         EnumImmutable("enable-debug-command", "no", "no", "yes", "local");
         Bool("appendonly", false);
         Str("appendfilename", "appendonly.aof", immutable: true);
         Mem("maxmemory", 0, 0, long.MaxValue);
-        Enum("maxmemory-policy", "noeviction", "volatile-lru", "allkeys-lru", "volatile-lfu", "allkeys-lfu", "volatile-random", "allkeys-random", "volatile-ttl", "noeviction");
-        Int("maxmemory-samples", 5, 1, 64);
+        Enum("maxmemory-policy", "noeviction", "volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl", "allkeys-lru", "allkeys-lfu", "allkeys-random", "noeviction");
+        Int("maxmemory-samples", 5, 1, int.MaxValue);
         Bool("lazyfree-lazy-expire", false);
         Bool("lazyfree-lazy-eviction", false);
         Bool("lazyfree-lazy-server-del", false);
@@ -109,7 +116,7 @@ public sealed class KvConfig
         Bool("lazyfree-lazy-user-flush", false);
         Int("io-threads", 1, 1, 128, immutable: true);
         Bool("io-threads-do-reads", false, immutable: true);
-        Str("notify-keyspace-events", "");
+        Special("notify-keyspace-events", "", ParseKeyspaceEvents);
         Int("hash-max-listpack-entries", 512, 0, long.MaxValue, alias: "hash-max-ziplist-entries");
         Mem("hash-max-listpack-value", 64, 0, long.MaxValue, alias: "hash-max-ziplist-value");
         Int("list-max-listpack-size", -2, int.MinValue, int.MaxValue, alias: "list-max-ziplist-size");
@@ -122,11 +129,11 @@ public sealed class KvConfig
         Int("slowlog-log-slower-than", 10000, -1, long.MaxValue);
         Int("slowlog-max-len", 128, 0, long.MaxValue);
         // Replication (issue 3).
-        Special("replicaof", "", ParseReplicaOf, alias: "slaveof");
+        Special("replicaof", "", ParseReplicaOf, alias: "slaveof").Immutable = true;
         Str("masterauth", "", sensitive: true);
         Str("masteruser", "");
         Mem("repl-backlog-size", 1024 * 1024, 1, long.MaxValue);
-        Int("repl-backlog-ttl", 3600, 0, int.MaxValue);
+        Int("repl-backlog-ttl", 3600, 0, long.MaxValue);
         Int("repl-timeout", 60, 1, int.MaxValue);
         Int("repl-ping-replica-period", 10, 1, int.MaxValue, alias: "repl-ping-slave-period");
         Bool("repl-diskless-sync", true);
@@ -144,6 +151,110 @@ public sealed class KvConfig
         Int("min-replicas-to-write", 0, 0, int.MaxValue, alias: "min-slaves-to-write");
         Int("min-replicas-max-lag", 10, 0, int.MaxValue, alias: "min-slaves-max-lag");
         Special("client-output-buffer-limit", "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60", ParseCobLimit);
+        // Settings redis 7.0.15 has that kv accepts and reports but does not act on (CONFIG GET * lists the same
+        // names, types, ranges and defaults as redis).
+        Enum("acl-pubsub-default", "resetchannels", "allchannels", "resetchannels");
+        Str("aclfile", "", immutable: true);
+        Int("acllog-max-len", 128, 0, long.MaxValue);
+        Int("active-defrag-cycle-max", 25, 1, 99);
+        Int("active-defrag-cycle-min", 1, 1, 99);
+        Mem("active-defrag-ignore-bytes", 100L << 20, 1, long.MaxValue);
+        Int("active-defrag-max-scan-fields", 1000, 1, long.MaxValue);
+        Int("active-defrag-threshold-lower", 10, 0, 1000);
+        Int("active-defrag-threshold-upper", 100, 0, 1000);
+        Int("active-expire-effort", 1, 1, 10);
+        Bool("activedefrag", false);
+        Bool("activerehashing", true);
+        Bool("aof-disable-auto-gc", false);
+        Bool("aof-load-truncated", true);
+        Bool("aof-rewrite-incremental-fsync", true);
+        Bool("aof-timestamp-enabled", false);
+        Bool("aof-use-rdb-preamble", true);
+        Str("aof_rewrite_cpulist", "", immutable: true);
+        Str("appenddirname", "appendonlydir", immutable: true);
+        Enum("appendfsync", "everysec", "everysec", "always", "no");
+        Mem("auto-aof-rewrite-min-size", 64L << 20, 0, long.MaxValue);
+        Int("auto-aof-rewrite-percentage", 100, 0, int.MaxValue);
+        Str("bgsave_cpulist", "", immutable: true);
+        Str("bind-source-addr", "");
+        Str("bio_cpulist", "", immutable: true);
+        Int("busy-reply-threshold", 5000, 0, long.MaxValue, alias: "lua-time-limit");
+        Bool("cluster-allow-pubsubshard-when-down", true);
+        Bool("cluster-allow-reads-when-down", false);
+        Bool("cluster-allow-replica-migration", true);
+        Int("cluster-announce-bus-port", 0, 0, 65535);
+        Str("cluster-announce-hostname", "");
+        Str("cluster-announce-ip", "");
+        Int("cluster-announce-port", 0, 0, 65535);
+        Int("cluster-announce-tls-port", 0, 0, 65535);
+        Str("cluster-config-file", "nodes.conf", immutable: true);
+        Bool("cluster-enabled", false, immutable: true);
+        Mem("cluster-link-sendbuf-limit", 0, 0, long.MaxValue);
+        Int("cluster-migration-barrier", 1, 0, int.MaxValue);
+        Int("cluster-node-timeout", 15000, 0, long.MaxValue);
+        Int("cluster-port", 0, 0, 65535, immutable: true);
+        Enum("cluster-preferred-endpoint-type", "ip", "ip", "hostname", "unknown-endpoint");
+        Bool("cluster-replica-no-failover", false, alias: "cluster-slave-no-failover");
+        Int("cluster-replica-validity-factor", 10, 0, int.MaxValue, alias: "cluster-slave-validity-factor");
+        Bool("cluster-require-full-coverage", true);
+        Bool("crash-log-enabled", true);
+        Bool("crash-memcheck-enabled", true);
+        Bool("disable-thp", true, immutable: true);
+        Bool("dynamic-hz", true);
+        EnumImmutable("enable-module-command", "no", "no", "yes", "local");
+        EnumImmutable("enable-protected-configs", "no", "no", "yes", "local");
+        Mem("hll-sparse-max-bytes", 3000, 0, long.MaxValue);
+        Str("ignore-warnings", "");
+        Bool("jemalloc-bg-thread", true);
+        Int("latency-monitor-threshold", 0, 0, long.MaxValue);
+        Special("latency-tracking-info-percentiles", "50 99 99.9", ParsePercentiles);
+        Int("lfu-decay-time", 1, 0, int.MaxValue);
+        Int("lfu-log-factor", 10, 0, int.MaxValue);
+        Special("maxmemory-clients", "0", ParseMemoryOrPercent);
+        Int("maxmemory-eviction-tenacity", 10, 0, 100);
+        Bool("no-appendfsync-on-rewrite", false);
+        Enum("oom-score-adj", "no", "no", "yes", "relative", "absolute");
+        Special("oom-score-adj-values", "0 200 800", ParseOomValues);
+        Str("proc-title-template", "{title} {listen-addr} {server-mode}");
+        Enum("propagation-error-behavior", "ignore", "ignore", "panic", "panic-on-replicas");
+        Bool("rdb-del-sync-files", false);
+        Bool("rdb-save-incremental-fsync", true);
+        Bool("replica-ignore-disk-write-errors", false);
+        Bool("replica-ignore-maxmemory", true, alias: "slave-ignore-maxmemory");
+        Enum("sanitize-dump-payload", "no", "no", "yes", "clients");
+        Str("server_cpulist", "", immutable: true);
+        Bool("set-proc-title", true, immutable: true);
+        Enum("shutdown-on-sigint", "default", "default", "save", "nosave", "now", "force");
+        Enum("shutdown-on-sigterm", "default", "default", "save", "nosave", "now", "force");
+        Int("socket-mark-id", 0, 0, uint.MaxValue, immutable: true);
+        Mem("stream-node-max-bytes", 4096, 0, long.MaxValue);
+        Int("stream-node-max-entries", 100, 0, long.MaxValue);
+        Bool("syslog-enabled", false, immutable: true);
+        Str("syslog-facility", "local0", immutable: true);
+        Str("syslog-ident", "redis", immutable: true);
+        Enum("tls-auth-clients", "yes", "no", "yes", "optional");
+        Str("tls-ca-cert-dir", "");
+        Str("tls-ca-cert-file", "");
+        Str("tls-cert-file", "");
+        Str("tls-ciphers", "");
+        Str("tls-ciphersuites", "");
+        Str("tls-client-cert-file", "");
+        Str("tls-client-key-file", "");
+        Str("tls-client-key-file-pass", "", sensitive: true);
+        Bool("tls-cluster", false);
+        Str("tls-dh-params-file", "");
+        Str("tls-key-file", "");
+        Str("tls-key-file-pass", "", sensitive: true);
+        Int("tls-port", 0, 0, 65535);
+        Bool("tls-prefer-server-ciphers", false);
+        Str("tls-protocols", "");
+        Bool("tls-replication", false);
+        Int("tls-session-cache-size", 20480, 0, int.MaxValue);
+        Int("tls-session-cache-timeout", 300, 0, int.MaxValue);
+        Bool("tls-session-caching", true);
+        Int("tracking-table-max-keys", 1000000, 0, long.MaxValue);
+        Str("unixsocket", "", immutable: true);
+        Int("unixsocketperm", 0, 0, 511, immutable: true);
         foreach (var p in _ordered) { p.Changed = false; }
     }
 
@@ -206,7 +317,9 @@ public sealed class KvConfig
                 break;
             }
         }
-        if (!long.TryParse(s, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var n)) return false;
+        // memtoull: digits only (no sign), the product must fit.
+        if (s.Length == 0 || !long.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out var n)) return false;
+        if (n > long.MaxValue / mul) return false;
         bytes = n * mul;
         return true;
     }
@@ -238,6 +351,7 @@ public sealed class KvConfig
                 if (!long.TryParse(args[0], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var n))
                     throw new ConfigException("argument couldn't be parsed into an integer");
                 if (n < p.Min || n > p.Max) throw new ConfigException($"argument must be between {p.Min} and {p.Max} inclusive");
+                if (p.Clamp is { } cl) n = Math.Clamp(n, cl.Min, cl.Max);
                 p.Number = n;
                 p.Value = n.ToString(CultureInfo.InvariantCulture);
                 break;
@@ -271,6 +385,67 @@ public sealed class KvConfig
         foreach (var a in args)
             if (!long.TryParse(a, out var v) || v < 0) throw new ConfigException("Invalid save parameters");
         return string.Join(' ', args);
+    }
+
+    /// <summary>
+    /// notify-keyspace-events (notify.c keyspaceEventsStringToFlags / keyspaceEventsFlagsToString): any of
+    /// "Ag$lshzxeKEtmdn", printed canonically ("A" for all of g$lshzxetd, then K, E, m).
+    /// </summary>
+    private static string ParseKeyspaceEvents(string[] args)
+    {
+        const string classes = "g$lshzxetdn"; // print order of the type classes
+        var v = string.Join(' ', args);
+        var set = new HashSet<char>();
+        foreach (char c in v)
+        {
+            if (c == 'A') { foreach (char a in "g$lshzxetd") set.Add(a); }
+            else if ("g$lshzxeKEtmdn".Contains(c)) set.Add(c);
+            else throw new ConfigException("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.");
+        }
+        var sb = new StringBuilder();
+        if ("g$lshzxetd".All(set.Contains))
+        {
+            sb.Append('A');
+            if (set.Contains('n')) sb.Append('n');
+        }
+        else
+        {
+            foreach (char c in classes) if (set.Contains(c)) sb.Append(c);
+        }
+        if (set.Contains('K')) sb.Append('K');
+        if (set.Contains('E')) sb.Append('E');
+        if (set.Contains('m')) sb.Append('m');
+        return sb.ToString();
+    }
+
+    private static string ParseMemoryOrPercent(string[] args)
+    {
+        var v = args.Length == 1 ? args[0] : "";
+        if (v.EndsWith('%') && long.TryParse(v[..^1], NumberStyles.None, CultureInfo.InvariantCulture, out var pct))
+            return pct.ToString(CultureInfo.InvariantCulture) + "%";
+        if (!TryParseMemory(v, out var bytes)) throw new ConfigException("argument must be a memory or percent value");
+        return bytes.ToString(CultureInfo.InvariantCulture);
+    }
+
+    private static string ParsePercentiles(string[] args)
+    {
+        var parts = new List<string>();
+        foreach (var a in args)
+        {
+            if (!double.TryParse(a, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) || d < 0 || d > 100)
+                throw new ConfigException("Invalid latency-tracking-info-percentiles parameters");
+            parts.Add(d.ToString("0.######", CultureInfo.InvariantCulture));
+        }
+        return string.Join(' ', parts);
+    }
+
+    private static string ParseOomValues(string[] args)
+    {
+        if (args.Length != 3) throw new ConfigException("wrong number of arguments");
+        foreach (var a in args)
+            if (!int.TryParse(a, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var v) || v < -2000 || v > 2000)
+                throw new ConfigException("Invalid oom-score-adj-values");
+        return string.Join(' ', args.Select(a => int.Parse(a, CultureInfo.InvariantCulture).ToString(CultureInfo.InvariantCulture)));
     }
 
     private static string ParseReplicaOf(string[] args)

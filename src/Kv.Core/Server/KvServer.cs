@@ -89,7 +89,7 @@ public sealed partial class KvServer : IAsyncDisposable
     private readonly List<Socket> _listeners = [];
     private readonly CancellationTokenSource _stop = new();
     private Thread? _cronThread;
-    private long _nextClientId;
+    private long _nextClientId = 2; // redis 7.0 creates two fake (Lua) clients first: real clients start at id 3
     private readonly Stopwatch _uptime = Stopwatch.StartNew();
     private readonly List<(int Db, IReadOnlyList<byte[]> Argv)> _pendingOps = [];
 

@@ -58,4 +58,23 @@ public sealed class WatchRegistry
             if (db < 0 || k.Db == db)
                 foreach (var c in list) c.WatchDirty = true;
     }
+
+    /// <summary>
+    /// touchAllWatchedKeysInDb (7.0.15): marks dirty the watchers of those keys of <paramref name="db"/> for which
+    /// <paramref name="exists"/> is true (a key that exists in the emptied db or in the db swapped in). Keys that
+    /// did not exist stay clean, as in redis. Call before the flush/swap.
+    /// </summary>
+    public void TouchDbWhere(int db, Func<byte[], bool> exists)
+    {
+        foreach (var (k, list) in _watched)
+            if (k.Db == db && exists(Convert.FromBase64String(k.Key)))
+                foreach (var c in list) c.WatchDirty = true;
+    }
+
+    /// <summary>The (db, key) pairs a client watches (for the expired-watched-key check of EXEC).</summary>
+    public IEnumerable<(int Db, byte[] Key)> KeysOf(ClientSession c)
+    {
+        if (!_byClient.TryGetValue(c, out var keys)) yield break;
+        foreach (var (db, key) in keys) yield return (db, Convert.FromBase64String(key));
+    }
 }

@@ -18,7 +18,9 @@ public sealed class DifferentialMismatchException(string message) : Exception(me
 /// <code>
 /// SET k v                 send on connection 0 on both servers, replies must be byte-identical
 /// @1 SUBSCRIBE ch         same on connection 1 (any number)
-/// !sort SMEMBERS s        compare after sorting the top-level elements (unordered replies)
+/// !sort SMEMBERS s        compare after sorting the top-level elements (unordered replies); for a SCAN-shaped
+///                         reply [cursor, [items]] the cursor must match and the items are sorted
+/// !sortpairs CONFIG GET * compare as unordered (name, value) pairs (CONFIG GET, HGETALL, RESP3 maps)
 /// !approx 2 PTTL k        integer replies may differ by up to 2 (also: both must be integers)
 /// !type RANDOMKEY         compare only the reply type byte and, for errors, the first word
 /// !skip CLIENT LIST       send and read on both, do not compare
@@ -168,7 +170,7 @@ public sealed class DifferentialRunner : IAsyncDisposable
         }
     }
 
-    private enum CompareMode { Exact, Sort, Approx, Type, Skip }
+    private enum CompareMode { Exact, Sort, SortPairs, Approx, Type, Skip }
 
     private async Task StepAsync(string line, int lineNo)
     {
@@ -191,6 +193,7 @@ public sealed class DifferentialRunner : IAsyncDisposable
             switch (word)
             {
                 case "!sort": mode = CompareMode.Sort; rest = arg; break;
+                case "!sortpairs": mode = CompareMode.SortPairs; rest = arg; break;
                 case "!type": mode = CompareMode.Type; rest = arg; break;
                 case "!skip": mode = CompareMode.Skip; rest = arg; break;
                 case "!approx":
@@ -319,6 +322,13 @@ public sealed class DifferentialRunner : IAsyncDisposable
             {
                 var ea = SafeElements(r);
                 var eb = SafeElements(k);
+                // SCAN shape [cursor, [elements]]: the cursor must match exactly, the inner array is sorted.
+                if (ea is { Count: 2 } && eb is { Count: 2 } && ea[0][0] == (byte)'$' && SafeElements(ea[1]) is { } ia && SafeElements(eb[1]) is { } ib)
+                {
+                    if (!ea[0].AsSpan().SequenceEqual(eb[0])) { why = "cursors differ"; return false; }
+                    if (!Compare(CompareMode.Sort, 0, ea[1], eb[1], out why)) return false;
+                    return ia.Count == ib.Count;
+                }
                 if (ea is null || eb is null)
                 {
                     if (r.AsSpan().SequenceEqual(k)) return true;
@@ -330,6 +340,26 @@ public sealed class DifferentialRunner : IAsyncDisposable
                 eb.Sort(ByteOrder);
                 for (int i = 0; i < ea.Count; i++)
                     if (!ea[i].AsSpan().SequenceEqual(eb[i])) { why = $"sorted element {i} differs"; return false; }
+                return true;
+            }
+            case CompareMode.SortPairs:
+            {
+                var ea = SafeElements(r);
+                var eb = SafeElements(k);
+                if (ea is null || eb is null || ea.Count % 2 != 0 || eb.Count % 2 != 0)
+                {
+                    if (r.AsSpan().SequenceEqual(k)) return true;
+                    why = "not both aggregates of pairs";
+                    return false;
+                }
+                if (RespFormat.Header(r) != RespFormat.Header(k)) { why = "aggregate headers differ"; return false; }
+                static List<byte[]> Pairs(List<byte[]> e) => Enumerable.Range(0, e.Count / 2).Select(i => e[2 * i].Concat(e[2 * i + 1]).ToArray()).ToList();
+                var pa = Pairs(ea);
+                var pb = Pairs(eb);
+                pa.Sort(ByteOrder);
+                pb.Sort(ByteOrder);
+                for (int i = 0; i < pa.Count; i++)
+                    if (!pa[i].AsSpan().SequenceEqual(pb[i])) { why = $"sorted pair {i} differs: redis \"{RespFormat.Escape(pa[i], 200)}\" kv \"{RespFormat.Escape(pb[i], 200)}\""; return false; }
                 return true;
             }
             default:
