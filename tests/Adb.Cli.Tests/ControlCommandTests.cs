@@ -88,8 +88,14 @@ public sealed class ControlCommandTests(AdbEnvironment env)
                 var reboot = await env.AdbPortAsync(c, serverPort, null, "-s", serial, "reboot");
                 // reboot: restarts the daemon; it is back on the same port.
                 await Proc.WaitForPortAsync(port);
-                var w = await env.AdbPortAsync(c, serverPort, null, "-s", serial, "wait-for-device");
-                Assert.Equal(0, w.Code);
+                // The transport may still look online for a moment after reboot: wait until a shell answers.
+                RunResult w = await env.AdbPortAsync(c, serverPort, null, "-s", serial, "shell", "echo up");
+                for (int i = 0; i < 100 && w.Stdout != "up\n"; i++)
+                {
+                    await Task.Delay(200);
+                    w = await env.AdbPortAsync(c, serverPort, null, "-s", serial, "shell", "echo up");
+                }
+                Assert.Equal("up\n", w.Stdout);
                 var bad = await env.AdbPortAsync(c, serverPort, null, "-s", serial, "tcpip", "notaport");
                 int newPort = Proc.FreePort();
                 var tcpip = await env.AdbPortAsync(c, serverPort, null, "-s", serial, "tcpip", newPort.ToString());
