@@ -248,7 +248,12 @@ internal sealed class SyncService
                 var (id, len) = SyncProtocol.ReadHeader(header);
                 if (id == SyncCommand.DONE)
                 {
-                    if (error is null)
+                    if (error is null && !symlink && tmp is null)
+                    {
+                        try { file!.Dispose(); } catch (IOException ex) { error = "write failed: " + ex.Message; }
+                        file = null;
+                    }
+                    else if (error is null)
                     {
                         error = symlink ? FinishSymlink(path, linkTarget!) : FinishFile(file!, tmp!, path, len);
                         file = null;
@@ -298,9 +303,19 @@ internal sealed class SyncService
         string name = Path.GetFileName(path);
         if (dir is null || name.Length == 0) return "couldn't create file: Is a directory";
         string t = Path.Combine(dir, $".{name}.adbd-{Random.Shared.Next():x8}.tmp");
+        bool inPlace = false;
         int fdOrErr = _policy.Identity.Impersonate(() =>
         {
-            if (Libc.Stat(path, true, out var st) == 0 && st.IsDirectory) return -Libc.EISDIR;
+            if (Libc.Stat(path, true, out var st) == 0)
+            {
+                if (st.IsDirectory) return -Libc.EISDIR;
+                if (!st.IsRegular)
+                {
+                    // A device or FIFO (e.g. /dev/null): write into it; renaming over it would replace the node.
+                    inPlace = true;
+                    return Libc.Open(path, Libc.O_WRONLY);
+                }
+            }
             try { Directory.CreateDirectory(dir); }
             catch (UnauthorizedAccessException) { return -1000 - Libc.EACCES; }
             catch (IOException) { return -1000 - Libc.ENOTDIR; }
@@ -309,9 +324,12 @@ internal sealed class SyncService
         if (fdOrErr <= -1000) return "secure_mkdirs failed: " + Libc.StrError(-fdOrErr - 1000);
         if (fdOrErr < 0) return "couldn't create file: " + Libc.StrError(-fdOrErr);
         var handle = new SafeFileHandle(fdOrErr, ownsHandle: true);
-        try { File.SetUnixFileMode(handle, (UnixFileMode)(mode & 0xFFF)); } catch (Exception) { }
+        if (!inPlace)
+        {
+            try { File.SetUnixFileMode(handle, (UnixFileMode)(mode & 0xFFF)); } catch (Exception) { }
+        }
         file = new FileStream(handle, FileAccess.Write, 0);
-        tmp = t;
+        tmp = inPlace ? null : t;
         return null;
     }
 

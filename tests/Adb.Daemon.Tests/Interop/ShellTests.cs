@@ -102,4 +102,17 @@ public class ShellTests(ConnectedDaemonFixture fx)
         Assert.Contains("service=\"shell,v2,TERM=xterm,raw:echo audited-123\" result=ok", audit);
         Assert.Contains("key=" + Env.HostFingerprint(), audit);
     }
+
+    [Fact]
+    public void Shell_Interactive_GetsPtyWindowSizeAndExitCode()
+    {
+        // `script` gives Debian's client a terminal of 33x101, so it opens "shell,v2,TERM=..,pty:" and sends a
+        // window-size packet; the remote stty must see the same size.
+        // stdin stays open a little after the input: script ends the session at EOF.
+        var r = Env.Run("/bin/sh", ["-c", $"(sleep 1; printf 'stty size; tty; exit 7\\n'; sleep 3) | script -qec 'stty rows 33 cols 101; adb -P {Env.ServerPort} shell' /dev/null"],
+            timeoutMs: 30000);
+        Assert.Contains("33 101\r\n", r.Stdout);
+        Assert.Contains("/dev/pts/", r.Stdout);
+        Assert.Equal(7, r.ExitCode);
+    }
 }

@@ -176,4 +176,20 @@ public class SyncTests(ConnectedDaemonFixture fx)
         Assert.Equal(data, File.ReadAllBytes(Path.Combine(dir, "pushed.bin")));
         Assert.Equal(data, File.ReadAllBytes(Path.Combine(dir, "pulled.bin")));
     }
+
+    [Fact]
+    public async Task Push_ToFifo_WritesIntoItInsteadOfReplacingIt()
+    {
+        // Same path as `adb push f /dev/null`: a non-regular target must be written in place, never renamed over.
+        string dir = NewDir("fifo");
+        string fifo = Path.Combine(dir, "pipe");
+        Assert.Equal(0, Env.Run("mkfifo", [fifo]).ExitCode);
+        var reader = Task.Run(() => File.ReadAllBytes(fifo));
+        string src = Path.Combine(dir, "src");
+        File.WriteAllText(src, "through the fifo");
+        var push = Env.Adb("push", src, fifo);
+        Assert.True(push.ExitCode == 0, push.ToString());
+        Assert.Equal("through the fifo", System.Text.Encoding.UTF8.GetString(await reader.WaitAsync(TimeSpan.FromSeconds(10))));
+        Assert.Equal(0, Env.Run("test", ["-p", fifo]).ExitCode);
+    }
 }
