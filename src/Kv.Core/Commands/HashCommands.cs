@@ -90,7 +90,7 @@ internal static class HashCommands
     private static void HSetNx(CommandContext ctx)
     {
         if (!LookupWriteOrCreate(ctx, out var h)) return;
-        if (h.TryGet(ctx.Arg(2), out _))
+        if (h.Contains(ctx.Arg(2)))
         {
             ctx.Reply.Integer(0);
             return;
@@ -165,7 +165,7 @@ internal static class HashCommands
     private static void HExists(CommandContext ctx)
     {
         if (!TryGet<KvHash>(ctx, ctx.Arg(1), false, out var h)) return;
-        ctx.Reply.Integer(h is not null && h.TryGet(ctx.Arg(2), out _) ? 1 : 0);
+        ctx.Reply.Integer(h is not null && h.Contains(ctx.Arg(2)) ? 1 : 0);
     }
 
     private static void HLen(CommandContext ctx)
@@ -177,7 +177,7 @@ internal static class HashCommands
     private static void HStrLen(CommandContext ctx)
     {
         if (!TryGet<KvHash>(ctx, ctx.Arg(1), false, out var h)) return;
-        ctx.Reply.Integer(h is not null && h.TryGet(ctx.Arg(2), out var v) ? v.Length : 0);
+        ctx.Reply.Integer(h is null ? 0 : Math.Max(0, h.ValueLength(ctx.Arg(2))));
     }
 
     private static void HIncrBy(CommandContext ctx)

@@ -4,14 +4,16 @@ namespace Kv.Storage;
 
 /// <summary>
 /// A hash value: field to value. Small hashes ("listpack" in redis 7.0.15: at most hash-max-listpack-entries
-/// fields, no field or value longer than hash-max-listpack-value) are a flat array of alternating field/value
-/// in insertion order, which is what redis shows for them (HGETALL, HKEYS, HVALS); bigger ones ("hashtable") are
-/// a <see cref="KvDict{TValue}"/>. Converts up only, never back, as 7.0. Not thread-safe.
+/// fields, no field or value longer than hash-max-listpack-value) are one byte buffer of length-prefixed
+/// field/value strings in insertion order (see <see cref="PackedBytes"/>), which is the order redis shows for
+/// them (HGETALL, HKEYS, HVALS) and costs about as much memory as a listpack; bigger ones ("hashtable") are a
+/// <see cref="KvDict{TValue}"/>. Converts up only, never back, as 7.0. Not thread-safe.
 /// </summary>
 public sealed class KvHash : KvObject
 {
-    private byte[][]? _pack = new byte[4][];
-    private int _pc; // pairs
+    private byte[]? _lp = [];
+    private int _used;
+    private int _pc; // pairs in the packed form
     private KvDict<byte[]>? _dict;
 
     /// <inheritdoc />
@@ -31,18 +33,43 @@ public sealed class KvHash : KvObject
     {
         if (_dict is not null) return;
         var d = new KvDict<byte[]>(Math.Max(4, _pc));
-        for (int i = 0; i < _pc; i++) d.Set(_pack![2 * i], _pack[2 * i + 1]);
+        foreach (var kv in PackedPairs()) d.Set(kv.Key, kv.Value);
         _dict = d;
-        _pack = null;
+        _lp = null;
+        _used = 0;
         _pc = 0;
     }
 
-    private int PackedFind(ReadOnlySpan<byte> field)
+    /// <summary>Finds a field in the packed form: offset of its entry, of its value string (length prefix) and the entry end.</summary>
+    private bool PackedFind(ReadOnlySpan<byte> field, out int entry, out int valuePos, out int end)
     {
-        var p = _pack!;
-        for (int i = 0; i < _pc; i++)
-            if (field.SequenceEqual(p[2 * i])) return i;
-        return -1;
+        var b = _lp.AsSpan(0, _used);
+        int pos = 0;
+        while (pos < b.Length)
+        {
+            entry = pos;
+            int fl = PackedBytes.ReadLen(b, ref pos);
+            bool match = fl == field.Length && b.Slice(pos, fl).SequenceEqual(field);
+            pos += fl;
+            valuePos = pos;
+            int vl = PackedBytes.ReadLen(b, ref pos);
+            pos += vl;
+            if (match)
+            {
+                end = pos;
+                return true;
+            }
+        }
+        entry = valuePos = end = -1;
+        return false;
+    }
+
+    private static ReadOnlySpan<byte> ReadString(ReadOnlySpan<byte> b, ref int pos)
+    {
+        int l = PackedBytes.ReadLen(b, ref pos);
+        var s = b.Slice(pos, l);
+        pos += l;
+        return s;
     }
 
     /// <summary>
@@ -56,15 +83,18 @@ public sealed class KvHash : KvObject
             if (field.Length > maxValue || value.Length > maxValue) ToHashtable();
             else
             {
-                int i = PackedFind(field);
-                if (i >= 0)
+                if (PackedFind(field, out _, out int vp, out int end))
                 {
-                    _pack![2 * i + 1] = value;
+                    int newLen = PackedBytes.LenSize(value.Length) + value.Length;
+                    _used = PackedBytes.Splice(ref _lp!, _used, vp, end - vp, newLen);
+                    PackedBytes.WriteString(_lp.AsSpan(vp), value);
                     return false;
                 }
-                if (2 * _pc + 2 > _pack!.Length) Array.Resize(ref _pack, _pack.Length * 2);
-                _pack[2 * _pc] = field.ToArray();
-                _pack[2 * _pc + 1] = value;
+                int add = PackedBytes.LenSize(field.Length) + field.Length + PackedBytes.LenSize(value.Length) + value.Length;
+                int at = _used;
+                _used = PackedBytes.Splice(ref _lp!, _used, at, 0, add);
+                at += PackedBytes.WriteString(_lp.AsSpan(at), field);
+                PackedBytes.WriteString(_lp.AsSpan(at), value);
                 _pc++;
                 if (_pc > maxEntries) ToHashtable();
                 return true;
@@ -83,25 +113,38 @@ public sealed class KvHash : KvObject
     /// <summary>Sets a field with the default limits (512 entries, 64 bytes: the compiled defaults of 7.0.15). Returns true when the field is new (RDB loader).</summary>
     public bool Set(byte[] field, byte[] value) => Set(field, value, 512, 64);
 
-    /// <summary>Gets a field's value.</summary>
+    /// <summary>Gets a field's value (a copy for the listpack form).</summary>
     public bool TryGet(ReadOnlySpan<byte> field, out byte[] value)
     {
         if (_dict is not null) return _dict.TryGetValue(field, out value!);
-        int i = PackedFind(field);
-        value = i >= 0 ? _pack![2 * i + 1] : null!;
-        return i >= 0;
+        if (PackedFind(field, out _, out int vp, out _))
+        {
+            value = ReadString(_lp.AsSpan(0, _used), ref vp).ToArray();
+            return true;
+        }
+        value = null!;
+        return false;
+    }
+
+    /// <summary>True when the field exists.</summary>
+    public bool Contains(ReadOnlySpan<byte> field)
+        => _dict is not null ? _dict.ContainsKey(field) : PackedFind(field, out _, out _, out _);
+
+    /// <summary>Length of a field's value, or -1 when missing (HSTRLEN).</summary>
+    public int ValueLength(ReadOnlySpan<byte> field)
+    {
+        if (_dict is not null) return _dict.TryGetValue(field, out var v) ? v.Length : -1;
+        if (!PackedFind(field, out _, out int vp, out _)) return -1;
+        return PackedBytes.ReadLen(_lp.AsSpan(0, _used), ref vp);
     }
 
     /// <summary>Removes a field. Returns true when it existed.</summary>
     public bool Remove(ReadOnlySpan<byte> field)
     {
         if (_dict is not null) return _dict.Remove(field);
-        int i = PackedFind(field);
-        if (i < 0) return false;
-        Array.Copy(_pack!, 2 * i + 2, _pack!, 2 * i, 2 * (_pc - i - 1));
+        if (!PackedFind(field, out int entry, out _, out int end)) return false;
+        _used = PackedBytes.Splice(ref _lp!, _used, entry, end - entry, 0);
         _pc--;
-        _pack![2 * _pc] = null!;
-        _pack[2 * _pc + 1] = null!;
         return true;
     }
 
@@ -114,11 +157,30 @@ public sealed class KvHash : KvObject
 
     private IEnumerable<KeyValuePair<byte[], byte[]>> PackedPairs()
     {
-        for (int i = 0; i < _pc; i++) yield return new(_pack![2 * i], _pack[2 * i + 1]);
+        int pos = 0;
+        for (int i = 0; i < _pc; i++)
+        {
+            var f = ReadString(_lp.AsSpan(0, _used), ref pos).ToArray();
+            var v = ReadString(_lp.AsSpan(0, _used), ref pos).ToArray();
+            yield return new(f, v);
+        }
     }
 
     /// <summary>Pair at position <paramref name="index"/> of the listpack form (0..Count-1).</summary>
-    public KeyValuePair<byte[], byte[]> PackedAt(int index) => new(_pack![2 * index], _pack[2 * index + 1]);
+    public KeyValuePair<byte[], byte[]> PackedAt(int index)
+    {
+        var b = _lp.AsSpan(0, _used);
+        int pos = 0;
+        for (int i = 0; i < index; i++)
+        {
+            int fl = PackedBytes.ReadLen(b, ref pos);
+            pos += fl;
+            int vl = PackedBytes.ReadLen(b, ref pos);
+            pos += vl;
+        }
+        var f = ReadString(b, ref pos).ToArray();
+        return new(f, ReadString(b, ref pos).ToArray());
+    }
 
     /// <summary>A uniformly random pair (hash must be non-empty).</summary>
     public KeyValuePair<byte[], byte[]> Random(Random rng)
@@ -133,7 +195,7 @@ public sealed class KvHash : KvObject
     {
         if (_dict is null)
         {
-            for (int i = 0; i < _pc; i++) visit(_pack![2 * i], _pack[2 * i + 1]);
+            foreach (var kv in PackedPairs()) visit(kv.Key, kv.Value);
             return 0;
         }
         return _dict.Scan(cursor, visit);
@@ -145,12 +207,13 @@ public sealed class KvHash : KvObject
         var c = new KvHash();
         if (_dict is null)
         {
-            c._pack = (byte[][])_pack!.Clone();
+            c._lp = _lp.AsSpan(0, _used).ToArray();
+            c._used = _used;
             c._pc = _pc;
         }
         else
         {
-            c._pack = null;
+            c._lp = null;
             c._dict = new KvDict<byte[]>(_dict.Count);
             foreach (var kv in _dict.Entries()) c._dict.Set(kv.Key, kv.Value);
         }

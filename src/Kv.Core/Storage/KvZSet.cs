@@ -3,7 +3,8 @@ namespace Kv.Storage;
 /// <summary>
 /// A sorted set value: members with double scores, ordered by (score, member bytes) as redis 7.0.15 orders both
 /// of its encodings. Small sets ("listpack": at most zset-max-listpack-entries members of at most
-/// zset-max-listpack-value bytes) are two parallel sorted arrays; bigger ones ("skiplist") are a
+/// zset-max-listpack-value bytes) are one byte buffer of (length-prefixed member, 8-byte score) entries in order,
+/// about the size of redis's listpack; bigger ones ("skiplist") are a
 /// <see cref="ZSkipList"/> plus a member dictionary, so lookups are O(1) and rank/range operations O(log n).
 /// Converts listpack to skiplist when a limit is passed; the reverse only happens where redis does it
 /// (<see cref="ConvertToPackedIfSmall"/>, used by the *STORE commands). Not thread-safe.
@@ -44,9 +45,9 @@ public sealed class KvZSet : KvObject
         Lt = 16,
     }
 
-    // Packed ("listpack") form: parallel arrays sorted by (score, member).
-    private byte[][]? _pm = new byte[4][];
-    private double[]? _ps = new double[4];
+    // Packed ("listpack") form: entries [varint member length][member][score, 8 bytes LE] in (score, member) order.
+    private byte[]? _zl = [];
+    private int _used;
     private int _pc;
 
     // Skiplist form.
@@ -77,15 +78,15 @@ public sealed class KvZSet : KvObject
         if (_zsl is not null) return;
         var zsl = new ZSkipList();
         var dict = new KvDict<ZSkipList.Node>(Math.Max(4, _pc));
-        for (int i = 0; i < _pc; i++)
+        foreach (var (m, sc) in PackedRange(0, _pc - 1))
         {
-            var n = zsl.Insert(_ps![i], _pm![i]);
-            dict.Set(_pm[i], n);
+            var n = zsl.Insert(sc, m);
+            dict.Set(m, n);
         }
         _zsl = zsl;
         _dict = dict;
-        _pm = null;
-        _ps = null;
+        _zl = null;
+        _used = 0;
         _pc = 0;
     }
 
@@ -96,57 +97,116 @@ public sealed class KvZSet : KvObject
         long maxLen = 0;
         for (var n = _zsl.First; n is not null; n = n.Levels[0].Forward) maxLen = Math.Max(maxLen, n.Member.Length);
         if (maxLen > maxValue) return;
-        int cap = Math.Max(4, (int)_zsl.Length);
-        var pm = new byte[cap][];
-        var ps = new double[cap];
-        int i = 0;
-        for (var n = _zsl.First; n is not null; n = n.Levels[0].Forward, i++)
-        {
-            pm[i] = n.Member;
-            ps[i] = n.Score == 0 ? 0.0 : n.Score; // listpack text form turns -0 into 0
-        }
-        _pm = pm; _ps = ps; _pc = i;
-        _zsl = null; _dict = null;
+        var zsl = _zsl;
+        _zl = [];
+        _used = 0;
+        _pc = 0;
+        _zsl = null;
+        _dict = null;
+        for (var n = zsl.First; n is not null; n = n.Levels[0].Forward) PackedAppend(n.Member, n.Score);
     }
 
-    private int PackedFind(ReadOnlySpan<byte> member)
+    private static double ReadScore(ReadOnlySpan<byte> b, int pos) => System.Buffers.Binary.BinaryPrimitives.ReadDoubleLittleEndian(b.Slice(pos, 8));
+
+    /// <summary>Finds a member in the packed form: its index, entry offset and entry end.</summary>
+    private int PackedFind(ReadOnlySpan<byte> member, out int entry, out int end, out double score)
     {
-        var pm = _pm!;
+        var b = _zl.AsSpan(0, _used);
+        int pos = 0;
         for (int i = 0; i < _pc; i++)
-            if (member.SequenceEqual(pm[i])) return i;
+        {
+            entry = pos;
+            int ml = PackedBytes.ReadLen(b, ref pos);
+            bool match = ml == member.Length && b.Slice(pos, ml).SequenceEqual(member);
+            pos += ml;
+            score = ReadScore(b, pos);
+            pos += 8;
+            if (match)
+            {
+                end = pos;
+                return i;
+            }
+        }
+        entry = end = -1;
+        score = 0;
         return -1;
     }
 
-    private void PackedInsert(byte[] member, double score)
+    private int PackedFind(ReadOnlySpan<byte> member) => PackedFind(member, out _, out _, out _);
+
+    /// <summary>Offset of the entry with index <paramref name="index"/> (or the end offset for index == count).</summary>
+    private int PackedOffset(long index)
+    {
+        var b = _zl.AsSpan(0, _used);
+        int pos = 0;
+        for (long i = 0; i < index; i++)
+        {
+            int ml = PackedBytes.ReadLen(b, ref pos);
+            pos += ml + 8;
+        }
+        return pos;
+    }
+
+    private static int EntrySize(int memberLength) => PackedBytes.LenSize(memberLength) + memberLength + 8;
+
+    private void WriteEntry(int at, ReadOnlySpan<byte> member, double score)
     {
         // The listpack stores the score as text (d2string) and reads "-0" back as the integer 0.
         if (score == 0) score = 0.0;
-        // Binary search the first element greater than (score, member).
-        int lo = 0, hi = _pc;
-        while (lo < hi)
-        {
-            int mid = (lo + hi) >>> 1;
-            if (ZSkipList.Less(score, member, _ps![mid], _pm![mid])) hi = mid;
-            else lo = mid + 1;
-        }
-        if (_pc == _pm!.Length)
-        {
-            Array.Resize(ref _pm, _pc * 2);
-            Array.Resize(ref _ps, _pc * 2);
-        }
-        Array.Copy(_pm, lo, _pm, lo + 1, _pc - lo);
-        Array.Copy(_ps!, lo, _ps!, lo + 1, _pc - lo);
-        _pm[lo] = member;
-        _ps![lo] = score;
+        at += PackedBytes.WriteString(_zl.AsSpan(at), member);
+        System.Buffers.Binary.BinaryPrimitives.WriteDoubleLittleEndian(_zl.AsSpan(at, 8), score);
+    }
+
+    private void PackedAppend(ReadOnlySpan<byte> member, double score)
+    {
+        int at = _used;
+        _used = PackedBytes.Splice(ref _zl!, _used, at, 0, EntrySize(member.Length));
+        WriteEntry(at, member, score);
         _pc++;
     }
 
-    private void PackedRemoveAt(int i)
+    private void PackedInsert(ReadOnlySpan<byte> member, double score)
     {
-        Array.Copy(_pm!, i + 1, _pm!, i, _pc - i - 1);
-        Array.Copy(_ps!, i + 1, _ps!, i, _pc - i - 1);
+        // Before the first element greater than (score, member).
+        var b = _zl.AsSpan(0, _used);
+        int pos = 0;
+        while (pos < b.Length)
+        {
+            int start = pos;
+            int ml = PackedBytes.ReadLen(b, ref pos);
+            var m = b.Slice(pos, ml);
+            double sc = ReadScore(b, pos + ml);
+            if (ZSkipList.Less(score, member, sc, m))
+            {
+                pos = start;
+                break;
+            }
+            pos += ml + 8;
+        }
+        _used = PackedBytes.Splice(ref _zl!, _used, pos, 0, EntrySize(member.Length));
+        WriteEntry(pos, member, score);
+        _pc++;
+    }
+
+    private void PackedRemove(int entry, int end)
+    {
+        _used = PackedBytes.Splice(ref _zl!, _used, entry, end - entry, 0);
         _pc--;
-        _pm![_pc] = null!;
+    }
+
+    /// <summary>Entries with indexes start..end (inclusive) of the packed form, in order.</summary>
+    private IEnumerable<(byte[] Member, double Score)> PackedRange(long start, long end)
+    {
+        int pos = PackedOffset(start);
+        for (long i = start; i <= end; i++)
+        {
+            var b = _zl.AsSpan(0, _used);
+            int ml = PackedBytes.ReadLen(b, ref pos);
+            var m = b.Slice(pos, ml).ToArray();
+            double sc = ReadScore(b, pos + ml);
+            pos += ml + 8;
+            yield return (m, sc);
+        }
     }
 
     /// <summary>
@@ -162,11 +222,10 @@ public sealed class KvZSet : KvObject
         bool gt = (flags & AddFlags.Gt) != 0, lt = (flags & AddFlags.Lt) != 0;
         if (_zsl is null)
         {
-            int i = PackedFind(member);
+            int i = PackedFind(member, out int entry, out int end, out double cur);
             if (i >= 0)
             {
                 if (nx) return AddResult.Nop;
-                double cur = _ps![i];
                 if (incr)
                 {
                     score += cur;
@@ -176,9 +235,8 @@ public sealed class KvZSet : KvObject
                 newScore = score;
                 if (score != cur)
                 {
-                    var m = _pm![i];
-                    PackedRemoveAt(i);
-                    PackedInsert(m, score);
+                    PackedRemove(entry, end);
+                    PackedInsert(member, score);
                     return AddResult.Updated;
                 }
                 return AddResult.None;
@@ -187,7 +245,7 @@ public sealed class KvZSet : KvObject
             if (_pc + 1 > maxEntries || member.Length > maxValue) ToSkiplist();
             else
             {
-                PackedInsert(member.ToArray(), score);
+                PackedInsert(member, score);
                 return AddResult.Added;
             }
         }
@@ -223,12 +281,7 @@ public sealed class KvZSet : KvObject
     /// <summary>Score of a member.</summary>
     public bool TryGetScore(ReadOnlySpan<byte> member, out double score)
     {
-        if (_zsl is null)
-        {
-            int i = PackedFind(member);
-            score = i >= 0 ? _ps![i] : 0;
-            return i >= 0;
-        }
+        if (_zsl is null) return PackedFind(member, out _, out _, out score) >= 0;
         if (_dict!.TryGetValue(member, out var n)) { score = n.Score; return true; }
         score = 0;
         return false;
@@ -239,9 +292,8 @@ public sealed class KvZSet : KvObject
     {
         if (_zsl is null)
         {
-            int i = PackedFind(member);
-            if (i < 0) return false;
-            PackedRemoveAt(i);
+            if (PackedFind(member, out int entry, out int end, out _) < 0) return false;
+            PackedRemove(entry, end);
             return true;
         }
         if (!_dict!.Remove(member, out _, out var n)) return false;
@@ -260,7 +312,13 @@ public sealed class KvZSet : KvObject
     /// <summary>Element at 0-based ascending rank (must be in range).</summary>
     public (byte[] Member, double Score) At(long rank)
     {
-        if (_zsl is null) return (_pm![rank], _ps![rank]);
+        if (_zsl is null)
+        {
+            int pos = PackedOffset(rank);
+            var b = _zl.AsSpan(0, _used);
+            int ml = PackedBytes.ReadLen(b, ref pos);
+            return (b.Slice(pos, ml).ToArray(), ReadScore(b, pos + ml));
+        }
         var n = _zsl.ByRank(rank)!;
         return (n.Member, n.Score);
     }
@@ -274,8 +332,15 @@ public sealed class KvZSet : KvObject
         if (start > end) yield break;
         if (_zsl is null)
         {
-            if (!reverse) for (long i = start; i <= end; i++) yield return (_pm![i], _ps![i]);
-            else for (long i = end; i >= start; i--) yield return (_pm![i], _ps![i]);
+            if (!reverse)
+            {
+                foreach (var e in PackedRange(start, end)) yield return e;
+            }
+            else
+            {
+                var all = PackedRange(start, end).ToArray();
+                for (int i = all.Length - 1; i >= 0; i--) yield return all[i];
+            }
             yield break;
         }
         var n = _zsl.ByRank(reverse ? end : start);
@@ -296,14 +361,13 @@ public sealed class KvZSet : KvObject
     public long CountBefore<TState>(TState state, Func<TState, double, byte[], bool> reached)
     {
         if (_zsl is not null) return _zsl.CountBefore(state, reached);
-        int lo = 0, hi = _pc;
-        while (lo < hi)
+        long idx = 0;
+        foreach (var (m, sc) in PackedRange(0, _pc - 1))
         {
-            int mid = (lo + hi) >>> 1;
-            if (reached(state, _ps![mid], _pm![mid])) hi = mid;
-            else lo = mid + 1;
+            if (reached(state, sc, m)) return idx;
+            idx++;
         }
-        return lo;
+        return idx;
     }
 
     /// <summary>Removes the elements with ascending ranks <paramref name="start"/>..<paramref name="end"/> (inclusive, in range).</summary>
@@ -312,11 +376,9 @@ public sealed class KvZSet : KvObject
         if (start > end) return;
         if (_zsl is null)
         {
-            int s = (int)start, n = (int)(end - start + 1);
-            Array.Copy(_pm!, s + n, _pm!, s, _pc - s - n);
-            Array.Copy(_ps!, s + n, _ps!, s, _pc - s - n);
-            for (int i = _pc - n; i < _pc; i++) _pm![i] = null!;
-            _pc -= n;
+            int from = PackedOffset(start), to = PackedOffset(end + 1);
+            _used = PackedBytes.Splice(ref _zl!, _used, from, to - from, 0);
+            _pc -= (int)(end - start + 1);
             return;
         }
         var victims = new List<ZSkipList.Node>((int)Math.Min(end - start + 1, 1 << 20));
@@ -337,7 +399,7 @@ public sealed class KvZSet : KvObject
     {
         if (_zsl is null)
         {
-            for (int i = 0; i < _pc; i++) visit(_pm![i], _ps![i]);
+            foreach (var (m, sc) in PackedRange(0, _pc - 1)) visit(m, sc);
             return 0;
         }
         return _dict!.Scan(cursor, (k, n) => visit(k, n.Score));
@@ -352,8 +414,8 @@ public sealed class KvZSet : KvObject
         var c = new KvZSet(_zsl is not null);
         if (_zsl is null)
         {
-            c._pm = (byte[][])_pm!.Clone();
-            c._ps = (double[])_ps!.Clone();
+            c._zl = _zl.AsSpan(0, _used).ToArray();
+            c._used = _used;
             c._pc = _pc;
         }
         else
