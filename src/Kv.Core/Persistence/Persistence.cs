@@ -209,7 +209,27 @@ public sealed class Persistence : IServerExtension, IAsyncDisposable
         var expires = new KvDict<long>?[dbs.Length];
         long now = KvServer.UnixMs();
         long loaded = 0, expired = 0;
-        reader.ReadAll(e =>
+        if (!merge)
+        {
+            reader.OnResizeDb = (db, keys, exp) =>
+            {
+                // Pre-size from the RESIZEDB hint (capped: the hint comes from the file).
+                mains[db] ??= new KvDict<object>((int)Math.Min(keys, 1 << 26));
+                if (exp > 0) expires[db] ??= new KvDict<long>((int)Math.Min(exp, 1 << 26));
+            };
+        }
+        var oldMode = System.Runtime.GCSettings.LatencyMode;
+        System.Runtime.GCSettings.LatencyMode = System.Runtime.GCLatencyMode.Batch; // bulk allocation of long-lived objects
+        try
+        {
+            ReadEntries();
+        }
+        finally
+        {
+            System.Runtime.GCSettings.LatencyMode = oldMode;
+        }
+
+        void ReadEntries() => reader.ReadAll(e =>
         {
             if (dropExpired && e.ExpireMs != -1 && e.ExpireMs < now)
             {

@@ -66,6 +66,9 @@ public sealed class RdbReader
     /// <summary>Number of databases accepted (SELECTDB beyond it is an error). Default 16.</summary>
     public int Databases { get; init; } = 16;
 
+    /// <summary>Called for RESIZEDB with (database, keys, keys with a TTL): a sizing hint for the dictionaries.</summary>
+    public Action<int, long, long>? OnResizeDb { get; set; }
+
     /// <summary>Value of an aux field as text, or null.</summary>
     public string? GetAux(string key)
     {
@@ -286,7 +289,13 @@ public sealed class RdbReader
                     db = (int)n;
                     continue;
                 }
-                case RdbFormat.OpResizeDb: ReadLen(); ReadLen(); continue;
+                case RdbFormat.OpResizeDb:
+                {
+                    long keys = ReadLen();
+                    long exp = ReadLen();
+                    OnResizeDb?.Invoke(db, keys, exp);
+                    continue;
+                }
                 case RdbFormat.OpAux:
                 {
                     var k = ReadString();
