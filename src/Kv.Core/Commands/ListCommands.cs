@@ -41,6 +41,17 @@ internal static class ListCommands
         t.Add("brpoplpush", 4, W | D | B, 1, 2, 1, BRPopLPush, "list", "write list slow blocking");
     }
 
+    /// <summary>Indexable view: small (packed) lists are copied once, big ones are indexed in place (O(1)).</summary>
+    private static IReadOnlyList<byte[]> View(KvList l) => l.Count <= KvList.PackedMaxCount ? l.ToList() : new DequeView(l);
+
+    private sealed class DequeView(KvList l) : IReadOnlyList<byte[]>
+    {
+        public byte[] this[int index] => l[index];
+        public int Count => (int)l.Count;
+        public IEnumerator<byte[]> GetEnumerator() => l.Items().GetEnumerator();
+        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
+    }
+
     private static KvList Create(CommandContext ctx, ReadOnlySpan<byte> key)
     {
         var l = new KvList();
@@ -90,10 +101,11 @@ internal static class ListCommands
             return;
         }
         var pivot = ctx.Arg(3);
-        int n = (int)l.Count;
+        var view = View(l);
+        int n = view.Count;
         for (int i = 0; i < n; i++)
         {
-            if (!pivot.SequenceEqual(l[i])) continue;
+            if (!pivot.SequenceEqual(view[i])) continue;
             l.Insert(after ? i + 1 : i, ctx.ArgBytes(4));
             ctx.KeyModified(key);
             ctx.Dirty();
@@ -167,8 +179,9 @@ internal static class ListCommands
         }
         if (end >= llen) end = llen - 1;
         ctx.Reply.ArrayHeader(end - start + 1);
-        if (!reverse) for (long i = start; i <= end; i++) ctx.Reply.Bulk(l[(int)i]);
-        else for (long i = end; i >= start; i--) ctx.Reply.Bulk(l[(int)i]);
+        var view = View(l);
+        if (!reverse) for (long i = start; i <= end; i++) ctx.Reply.Bulk(view[(int)i]);
+        else for (long i = end; i >= start; i--) ctx.Reply.Bulk(view[(int)i]);
     }
 
     private static void Pop(CommandContext ctx, bool left)
@@ -291,12 +304,13 @@ internal static class ListCommands
             return;
         }
         var ele = ctx.Arg(2);
+        var view = View(l);
         long llen = l.Count, matches = 0, matchIndex = -1;
         List<long>? found = count != -1 ? [] : null;
         for (long index = 0; index < llen && (maxlen == 0 || index < maxlen); index++)
         {
             long pos = fromTail ? llen - index - 1 : index;
-            if (!ele.SequenceEqual(l[(int)pos])) continue;
+            if (!ele.SequenceEqual(view[(int)pos])) continue;
             matches++;
             if (matches < rank) continue;
             if (found is not null)

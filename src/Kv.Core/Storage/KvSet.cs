@@ -5,13 +5,68 @@ namespace Kv.Storage;
 /// <summary>
 /// A set value. As redis 7.0.15: sets of at most set-max-intset-entries (512) members that are all canonical
 /// 64-bit integers ("intset") are a sorted <c>long[]</c> and iterate in ascending numeric order; other sets
-/// ("hashtable") are a <see cref="KvDict{TValue}"/>. Converts up only, never back. Not thread-safe.
+/// ("hashtable") are a <see cref="KvDict{TValue}"/>. Converts up only, never back. The intset form is a byte
+/// buffer of sorted integers 2, 4 or 8 bytes wide (the narrowest that fits every member, as intset.c), so its
+/// memory is close to redis's. Not thread-safe.
 /// </summary>
 public sealed class KvSet : KvObject
 {
-    private long[]? _ints = new long[4];
+    private byte[]? _is = [];   // intset: _ic values of _w bytes each, ascending
     private int _ic;
+    private byte _w = 2;
     private KvDict<bool>? _dict;
+
+    private long IntAt(int i) => _w switch
+    {
+        2 => System.Buffers.Binary.BinaryPrimitives.ReadInt16LittleEndian(_is.AsSpan(i * 2, 2)),
+        4 => System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(_is.AsSpan(i * 4, 4)),
+        _ => System.Buffers.Binary.BinaryPrimitives.ReadInt64LittleEndian(_is.AsSpan(i * 8, 8)),
+    };
+
+    private static void WriteInt(byte[] buf, int w, int i, long v)
+    {
+        switch (w)
+        {
+            case 2: System.Buffers.Binary.BinaryPrimitives.WriteInt16LittleEndian(buf.AsSpan(i * 2, 2), (short)v); break;
+            case 4: System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(buf.AsSpan(i * 4, 4), (int)v); break;
+            default: System.Buffers.Binary.BinaryPrimitives.WriteInt64LittleEndian(buf.AsSpan(i * 8, 8), v); break;
+        }
+    }
+
+    private static byte WidthOf(long v) => v is >= short.MinValue and <= short.MaxValue ? (byte)2 : v is >= int.MinValue and <= int.MaxValue ? (byte)4 : (byte)8;
+
+    /// <summary>Binary search in the intset: index, or ~insertion point.</summary>
+    private int IntSearch(long v)
+    {
+        int lo = 0, hi = _ic - 1;
+        while (lo <= hi)
+        {
+            int mid = (lo + hi) >>> 1;
+            long x = IntAt(mid);
+            if (x == v) return mid;
+            if (x < v) lo = mid + 1; else hi = mid - 1;
+        }
+        return ~lo;
+    }
+
+    private void IntInsert(int at, long v)
+    {
+        byte w = Math.Max(_w, WidthOf(v));
+        int need = (_ic + 1) * w;
+        var buf = _is!;
+        if (w != _w || need > buf.Length)
+        {
+            int cap = Math.Max(need, buf.Length + (buf.Length >> 2));
+            cap = (cap + 7) & ~7;
+            buf = new byte[cap];
+            for (int i = 0; i < _ic; i++) WriteInt(buf, w, i < at ? i : i + 1, IntAt(i));
+        }
+        else _is.AsSpan(at * w, (_ic - at) * w).CopyTo(buf.AsSpan((at + 1) * w));
+        WriteInt(buf, w, at, v);
+        _is = buf;
+        _w = w;
+        _ic++;
+    }
 
     /// <summary>Creates an empty set in the intset form, or the hashtable form when <paramref name="hashtable"/>.</summary>
     public KvSet(bool hashtable = false)
@@ -77,9 +132,9 @@ public sealed class KvSet : KvObject
     {
         if (_dict is not null) return;
         var d = new KvDict<bool>(Math.Max(4, _ic));
-        for (int i = 0; i < _ic; i++) d.Set(IntBytes(_ints![i]), true);
+        for (int i = 0; i < _ic; i++) d.Set(IntBytes(IntAt(i)), true);
         _dict = d;
-        _ints = null;
+        _is = null;
         _ic = 0;
     }
 
@@ -90,13 +145,9 @@ public sealed class KvSet : KvObject
         {
             if (TryParseInt(member, out long v))
             {
-                int i = Array.BinarySearch(_ints!, 0, _ic, v);
+                int i = IntSearch(v);
                 if (i >= 0) return false;
-                i = ~i;
-                if (_ic == _ints!.Length) Array.Resize(ref _ints, _ic * 2);
-                Array.Copy(_ints, i, _ints, i + 1, _ic - i);
-                _ints[i] = v;
-                _ic++;
+                IntInsert(~i, v);
                 if (_ic > maxIntset) ToHashtable();
                 return true;
             }
@@ -115,9 +166,9 @@ public sealed class KvSet : KvObject
     {
         if (_dict is not null) return _dict.Remove(member);
         if (!TryParseInt(member, out long v)) return false;
-        int i = Array.BinarySearch(_ints!, 0, _ic, v);
+        int i = IntSearch(v);
         if (i < 0) return false;
-        Array.Copy(_ints!, i + 1, _ints!, i, _ic - i - 1);
+        _is.AsSpan((i + 1) * _w, (_ic - i - 1) * _w).CopyTo(_is.AsSpan(i * _w));
         _ic--;
         return true;
     }
@@ -126,7 +177,7 @@ public sealed class KvSet : KvObject
     public bool Contains(ReadOnlySpan<byte> member)
     {
         if (_dict is not null) return _dict.ContainsKey(member);
-        return TryParseInt(member, out long v) && Array.BinarySearch(_ints!, 0, _ic, v) >= 0;
+        return TryParseInt(member, out long v) && IntSearch(v) >= 0;
     }
 
     /// <summary>All members (ascending numeric order for the intset form).</summary>
@@ -137,13 +188,13 @@ public sealed class KvSet : KvObject
             foreach (var kv in _dict.Entries()) yield return kv.Key;
             yield break;
         }
-        for (int i = 0; i < _ic; i++) yield return IntBytes(_ints![i]);
+        for (int i = 0; i < _ic; i++) yield return IntBytes(IntAt(i));
     }
 
     /// <summary>A uniformly random member (set must be non-empty).</summary>
     public byte[] Random(Random rng)
     {
-        if (_dict is null) return IntBytes(_ints![rng.Next(_ic)]);
+        if (_dict is null) return IntBytes(IntAt(rng.Next(_ic)));
         _dict.TryGetRandom(rng, out var k, out _);
         return k;
     }
@@ -153,7 +204,7 @@ public sealed class KvSet : KvObject
     {
         if (_dict is null)
         {
-            for (int i = 0; i < _ic; i++) visit(IntBytes(_ints![i]));
+            for (int i = 0; i < _ic; i++) visit(IntBytes(IntAt(i)));
             return 0;
         }
         return _dict.Scan(cursor, (k, _) => visit(k));
@@ -165,8 +216,9 @@ public sealed class KvSet : KvObject
         var c = new KvSet(_dict is not null);
         if (_dict is null)
         {
-            c._ints = (long[])_ints!.Clone();
+            c._is = _is.AsSpan(0, _ic * _w).ToArray();
             c._ic = _ic;
+            c._w = _w;
         }
         else foreach (var kv in _dict.Entries()) c._dict!.Set(kv.Key, true);
         return c;
