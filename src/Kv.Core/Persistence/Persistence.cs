@@ -351,9 +351,12 @@ public sealed class Persistence : IServerExtension, IAsyncDisposable
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            _log.LogWarning("Failed opening the temp RDB file {Temp} (in server root dir {Dir}) for saving: {Error}", temp, Directory.GetCurrentDirectory(), e.Message);
+            // Where redis's forked child would fail: the save "started" and ends at once with an error status.
+            RdbSaves++;
+            _log.LogWarning("Failed opening the temp RDB file {Temp} (in server root dir {Dir}) for saving: {Error}", temp, SafeCwd(), e.Message);
+            _log.LogWarning("Background saving error");
             LastBgsaveOk = false;
-            return "ERR";
+            return null;
         }
         _dirtyBeforeBgsave = _server.Dirty;
         _bgsaveStartUnix = _lastBgsaveTry;
@@ -423,6 +426,12 @@ public sealed class Persistence : IServerExtension, IAsyncDisposable
         if (_bgsaveTemp is { } temp) _ = snap.Completion.ContinueWith(_ => TryDelete(temp), TaskScheduler.Default);
         _bgsaveTemp = null;
         _bgsaveStartUnix = -1;
+    }
+
+    private static string SafeCwd()
+    {
+        try { return Directory.GetCurrentDirectory(); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FileNotFoundException) { return "unknown"; }
     }
 
     private static string TempPath(string dumpPath)

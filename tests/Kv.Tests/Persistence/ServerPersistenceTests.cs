@@ -199,3 +199,60 @@ public sealed class ServerPersistenceTests(ITestOutputHelper output)
     private static List<string> Fields(string info) =>
         info.Split("\r\n", StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split(':')[0]).ToList();
 }
+
+/// <summary>A save that cannot write its file fails cleanly, like redis, and never touches the existing dump.</summary>
+public sealed class FailedSaveTests
+{
+    [Fact]
+    public async Task SaveIntoAMissingDirectoryFailsLikeRedisAndLeavesNoFile()
+    {
+        await using var redis = await ServerProcess.StartRedisAsync();
+        await using var kv = await ServerProcess.StartKvAsync();
+        foreach (var s in new[] { redis, kv })
+        {
+            using var c = await s.ConnectAsync();
+            await c.CommandAsync("SET", "k", "v");
+        }
+        // Both keep their dump in a folder that disappears (the equivalent of a failing disk for the writer).
+        foreach (var s in new[] { redis, kv }) Directory.Delete(s.Dir, recursive: true);
+        using var rc = await redis.ConnectAsync();
+        using var kc = await kv.ConnectAsync();
+        Assert.Equal("-ERR\r\n", Encoding.ASCII.GetString(await rc.CommandAsync("SAVE")));
+        Assert.Equal("-ERR\r\n", Encoding.ASCII.GetString(await kc.CommandAsync("SAVE")));
+        Assert.Equal(Encoding.ASCII.GetString(await rc.CommandAsync("BGSAVE")), Encoding.ASCII.GetString(await kc.CommandAsync("BGSAVE")));
+        foreach (var c in new[] { rc, kc })
+        {
+            await PersistenceTestData.WaitBgsaveDoneAsync(c, TimeSpan.FromSeconds(10));
+            var deadline = DateTime.UtcNow.AddSeconds(5);
+            while (await PersistenceTestData.InfoFieldAsync(c, "rdb_last_bgsave_status") != "err" && DateTime.UtcNow < deadline) await Task.Delay(50);
+            Assert.Equal("err", await PersistenceTestData.InfoFieldAsync(c, "rdb_last_bgsave_status"));
+            Assert.Equal("1", await PersistenceTestData.InfoFieldAsync(c, "rdb_changes_since_last_save"));
+        }
+        Assert.False(Directory.Exists(kv.Dir));
+    }
+
+    [Fact]
+    public async Task FailedSaveKeepsThePreviousDump()
+    {
+        await using var kv = await ServerProcess.StartKvAsync();
+        using var c = await kv.ConnectAsync();
+        await c.CommandAsync("SET", "k", "v1");
+        Assert.Equal("OK", RespFormat.Text(await c.CommandAsync("SAVE")));
+        var dump = Path.Combine(kv.Dir, "dump.rdb");
+        var before = await File.ReadAllBytesAsync(dump);
+        // The data folder is unreachable while the next save runs (as a failing disk would be for the writer).
+        var moved = kv.Dir + ".moved";
+        Directory.Move(kv.Dir, moved);
+        try
+        {
+            await c.CommandAsync("SET", "k", "v2");
+            Assert.Equal("-ERR\r\n", Encoding.ASCII.GetString(await c.CommandAsync("SAVE")));
+        }
+        finally
+        {
+            Directory.Move(moved, kv.Dir);
+        }
+        Assert.Equal(before, await File.ReadAllBytesAsync(dump));
+        Assert.Empty(Directory.GetFiles(kv.Dir, "temp-*"));
+    }
+}
