@@ -121,6 +121,7 @@ public sealed class Persistence : IServerExtension, IAsyncDisposable
         server.SetInfoSection("persistence", InfoPersistence);
         server.OnFlushAll = OnFlushAll;
         server.PrepareShutdown = save => PrepareShutdown(save, force: false);
+        server.DiskErrorCheck = DiskError;
         if (_loadOnAttach)
         {
             lock (server.ExecLock) LoadAtStartup();
@@ -485,6 +486,13 @@ public sealed class Persistence : IServerExtension, IAsyncDisposable
             StartBackgroundSave();
         }
     }
+
+    /// <summary>shared.bgsaveerr of redis 7.0.15.</summary>
+    public const string MisconfError = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
+
+    /// <summary>writeCommandsDeniedByDiskError: the MISCONF text while writes must be refused, else null.</summary>
+    public string? DiskError() =>
+        !LastBgsaveOk && _server.Config.GetBool("stop-writes-on-bgsave-error") && SavePoints().Count > 0 ? MisconfError : null;
 
     private void OnFlushAll()
     {
