@@ -114,6 +114,19 @@ public sealed class ReplyWriter
         WriteRaw("\r\n"u8);
     }
 
+    /// <summary>
+    /// Error reply from raw bytes (must include the code, e.g. "ERR unknown command 'x'"): bytes are sent as they
+    /// are, CR and LF become spaces (addReplyErrorLength + sdsmapchars), so arbitrary client bytes echo unchanged.
+    /// </summary>
+    public void ErrorBytes(ReadOnlySpan<byte> text)
+    {
+        WriteRaw("-"u8);
+        var dst = Reserve(text.Length);
+        for (int i = 0; i < text.Length; i++) dst[i] = text[i] is (byte)'\r' or (byte)'\n' ? (byte)' ' : text[i];
+        _len += text.Length;
+        WriteRaw("\r\n"u8);
+    }
+
     /// <summary>Integer ":n".</summary>
     public void Integer(long n) => WriteLine((byte)':', n);
 

@@ -151,7 +151,11 @@ public static class RequestParser
     private static bool TryParseInline(byte[] buf, int start, int end, Request req, out int consumed)
     {
         consumed = 0;
-        int nl = Array.IndexOf(buf, (byte)'\n', start, end - start);
+        // processInlineBuffer finds the newline with strchr: a NUL byte before it hides it (redis then waits for
+        // more input until the inline limit), so search only up to the first NUL.
+        int nul = Array.IndexOf(buf, (byte)0, start, end - start);
+        int scanEnd = nul < 0 ? end : nul;
+        int nl = Array.IndexOf(buf, (byte)'\n', start, scanEnd - start);
         if (nl < 0)
         {
             if (end - start > InlineMaxSize) throw new ProtocolException("Protocol error: too big inline request");

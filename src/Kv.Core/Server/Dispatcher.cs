@@ -24,7 +24,7 @@ public static class Dispatcher
             var sub = FindSub(cmd, req[1]);
             if (sub is null)
             {
-                Reject(c, cmd, $"ERR unknown subcommand '{CommandTable.Printable(req[1])}'. Try {cmd.Name.ToUpperInvariant()} HELP.");
+                Reject(c, cmd, $"ERR unknown subcommand '{Raw(req[1], 128)}'. Try {cmd.Name.ToUpperInvariant()} HELP.", raw: true);
                 return;
             }
             cmd = sub;
@@ -34,10 +34,10 @@ public static class Dispatcher
             var args = new StringBuilder();
             for (int i = 1; i < req.Count && args.Length < 128; i++)
             {
-                var a = CommandTable.Printable(req[i], 128 - args.Length);
-                args.Append('\'').Append(a).Append("' ");
+                int room = 128 - args.Length; // measured before the opening quote, as sdscatprintf's "%.*s"
+                args.Append('\'').Append(Raw(req[i], room)).Append("' ");
             }
-            Reject(c, null, $"ERR unknown command '{CommandTable.Printable(req[0])}', with args beginning with: {args}");
+            Reject(c, null, $"ERR unknown command '{Raw(req[0], 128)}', with args beginning with: {args}", raw: true);
             return;
         }
         if ((cmd.Arity > 0 && req.Count != cmd.Arity) || req.Count < -cmd.Arity)
@@ -117,7 +117,14 @@ public static class Dispatcher
         return container.Subcommands!.GetValueOrDefault(s);
     }
 
-    private static void Reject(ClientSession c, CommandDef? cmd, string error)
+    /// <summary>Client bytes as a Latin-1 string (one char per byte, at most <paramref name="max"/>), for <c>raw</c> errors.</summary>
+    private static string Raw(ReadOnlySpan<byte> s, int max) => Encoding.Latin1.GetString(s.Length > max ? s[..max] : s);
+
+    /// <summary>
+    /// rejectCommand: counts the rejection, flags an open MULTI dirty and replies the error. With <paramref name="raw"/>
+    /// the text is Latin-1 (client bytes echoed unchanged, as redis's "%.128s").
+    /// </summary>
+    private static void Reject(ClientSession c, CommandDef? cmd, string error, bool raw = false)
     {
         if (c.MultiQueue is not null) c.MultiDirty = true;
         if (cmd is not null) cmd.RejectedCalls++;
@@ -134,7 +141,8 @@ public static class Dispatcher
             c.Out.Error("EXECABORT Transaction discarded because of: " + reason);
             return;
         }
-        c.Out.Error(error);
+        if (raw) c.Out.ErrorBytes(Encoding.Latin1.GetBytes(error));
+        else c.Out.Error(error);
     }
 
     /// <summary>

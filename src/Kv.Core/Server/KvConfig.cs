@@ -81,7 +81,7 @@ public sealed class KvConfig
     {
         Int("port", 6379, 0, 65535, immutableInRuntime: false);
         Special("bind", "* -::*", a => string.Join(' ', a));
-        Add(new ConfigParam { Name = "dir", Kind = ConfigKind.String, Default = ".", Protected = true });
+        Add(new ConfigParam { Name = "dir", Kind = ConfigKind.Special, Default = ".", Protected = true, Parse = ParseDir });
         Add(new ConfigParam { Name = "dbfilename", Kind = ConfigKind.String, Default = "dump.rdb", Protected = true });
         Special("save", "3600 1 300 100 60 10000", ParseSave);
         Str("requirepass", "", sensitive: true);
@@ -418,6 +418,14 @@ public sealed class KvConfig
         return sb.ToString();
     }
 
+    /// <summary>dir: setConfigDirOption chdirs at once, so a missing folder is an error; CONFIG GET shows the absolute path.</summary>
+    private static string ParseDir(string[] args)
+    {
+        if (args.Length != 1) throw new ConfigException("wrong number of arguments");
+        if (!Directory.Exists(args[0])) throw new ConfigException("No such file or directory");
+        return Path.GetFullPath(args[0]);
+    }
+
     private static string ParseMemoryOrPercent(string[] args)
     {
         var v = args.Length == 1 ? args[0] : "";
@@ -506,7 +514,9 @@ public sealed class KvConfig
             catch (Exception e) { throw new ConfigException($"Fatal error, can't open config file '{file}': {e.Message}"); }
             lines.AddRange(text.Split('\n'));
         }
-        // Command line options: "--port 6380 --save 60 1" -> lines "port 6380", "save 60 1".
+        // Command line options: "--port 6380 --save 60 1" -> lines 'port "6380"', 'save "60" "1"' (main() appends
+        // each value with sdscatrepr), after a separating newline (so with no file the first option is line 2).
+        if (overrides.Count > 0) lines.Add("");
         var sb = new StringBuilder();
         for (int i = 0; i < overrides.Count; i++)
         {
@@ -519,7 +529,7 @@ public sealed class KvConfig
             else
             {
                 if (sb.Length == 0) throw new ConfigException(FatalReport(lines.Count + 1, a, "Bad directive or wrong number of arguments"));
-                sb.Append(' ').Append(Quote(a));
+                sb.Append(' ').Append(Repr(a));
             }
         }
         if (sb.Length > 0) lines.Add(sb.ToString());
@@ -542,9 +552,36 @@ public sealed class KvConfig
                 continue;
             }
             if (Find(name) is null) throw new ConfigException(FatalReport(i + 1, line, "Bad directive or wrong number of arguments"));
+            // Single-argument settings need exactly one (MULTI_ARG_CONFIG ones check their own count).
+            if (Find(name)!.Kind != ConfigKind.Special && args.Length != 1)
+                throw new ConfigException(FatalReport(i + 1, line, "wrong number of arguments"));
             try { Set(name, args, atRuntime: false); }
             catch (ConfigException e) { throw new ConfigException(FatalReport(i + 1, line, e.Message)); }
         }
+    }
+
+    /// <summary>sdscatrepr: a double-quoted string with \\ \" \n \r \t \a \b escapes and \xHH for other bytes.</summary>
+    private static string Repr(string a)
+    {
+        var sb = new StringBuilder("\"");
+        foreach (var b in Encoding.UTF8.GetBytes(a))
+        {
+            switch (b)
+            {
+                case (byte)'\\': sb.Append("\\\\"); break;
+                case (byte)'"': sb.Append("\\\""); break;
+                case (byte)'\n': sb.Append("\\n"); break;
+                case (byte)'\r': sb.Append("\\r"); break;
+                case (byte)'\t': sb.Append("\\t"); break;
+                case 7: sb.Append("\\a"); break;
+                case 8: sb.Append("\\b"); break;
+                default:
+                    if (b >= 32 && b < 127) sb.Append((char)b);
+                    else sb.Append("\\x").Append(b.ToString("x2", CultureInfo.InvariantCulture));
+                    break;
+            }
+        }
+        return sb.Append('"').ToString();
     }
 
     private static string Quote(string a) => a.Length == 0 || a.Any(c => char.IsWhiteSpace(c) || c == '"' || c == '\'')
@@ -586,7 +623,7 @@ public sealed class KvConfig
         File.Move(tmp, ConfigFile, true);
     }
 
-    private static string Line(ConfigParam p) => p.Kind == ConfigKind.String ? $"{p.Name} {Quote(p.Value)}" :
+    private static string Line(ConfigParam p) => p.Kind == ConfigKind.String || p.Name == "dir" ? $"{p.Name} {Quote(p.Value)}" :
         p.Name == "save" && p.Value == "" ? "save \"\"" : $"{p.Name} {p.Value}";
 }
 

@@ -1,0 +1,66 @@
+using Kv.Tests.Infrastructure;
+using Xunit.Abstractions;
+
+namespace Kv.Tests.BadInput;
+
+/// <summary>
+/// Unknown or malformed command-line options: kv-server must exit with code 1 and a message naming the option,
+/// worded as redis-server 7.0.15 words it (the FATAL CONFIG FILE ERROR report).
+/// </summary>
+public class CommandLineTests(ITestOutputHelper output)
+{
+    public static TheoryData<string[]> BadArgs => new()
+    {
+        { ["--foo", "bar"] },
+        { ["--port", "notaport"] },
+        { ["--port", "99999"] },
+        { ["--maxclients", "0"] },
+        { ["--appendonly", "maybe"] },
+        { ["--loglevel", "shout"] },
+        { ["--save", "100"] },
+        { ["--databases"] },
+        { ["--proto-max-bulk-len", "abc"] },
+        { ["--requirepass", "a", "b"] },
+        { ["--bind", "127.0.0.1", "--dir", "/nonexistent/kv-test-dir"] },
+    };
+
+    [Theory]
+    [MemberData(nameof(BadArgs))]
+    public async Task SameErrorAsRedis(string[] args)
+    {
+        var tmp = Directory.CreateTempSubdirectory("kvtest-cli-").FullName;
+        try
+        {
+            // Keep both off any real port so a bad-but-accepted option would not collide with anything.
+            string[] full = ["--port", ServerProcess.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture), .. args];
+            if (args.Contains("--port")) full = args;
+            var r = await RunOrKill(ServerKind.Redis, full, tmp);
+            var k = await RunOrKill(ServerKind.Kv, full, tmp);
+            output.WriteLine($"redis exit {r.ExitCode}:\n{r.Output}\nkv exit {k.ExitCode}:\n{k.Output}");
+            Assert.Equal(1, r.ExitCode);
+            Assert.Equal(1, k.ExitCode);
+            Assert.Equal(ErrorLines(r.Output), ErrorLines(k.Output));
+        }
+        finally
+        {
+            Directory.Delete(tmp, true);
+        }
+    }
+
+    /// <summary>The lines of the report that carry the error (redis adds a pid/timestamp prefix to log lines).</summary>
+    private static string ErrorLines(string output)
+        => string.Join('\n', output.Split('\n').Select(l => l.TrimEnd()).Where(l => l.Length > 0)
+            .Select(l => System.Text.RegularExpressions.Regex.Replace(l, @"^\d+:[A-Z] \d+ \w+ \d+ [\d:.]+ . ", "")));
+
+    private static async Task<(int ExitCode, string Output)> RunOrKill(ServerKind kind, string[] args, string dir)
+    {
+        try
+        {
+            return await ServerProcess.RunToExitAsync(kind, args, TimeSpan.FromSeconds(10), dir);
+        }
+        catch (TimeoutException e)
+        {
+            return (-1, "still running: " + e.Message);
+        }
+    }
+}
