@@ -160,6 +160,24 @@ public sealed partial class DeviceCommandTests(AdbEnvironment env)
         Assert.Matches(@"3 files pulled, 0 skipped\.", pull.Stdout);
     }
 
+    [Fact]
+    public async Task Pull_IntoFifo_WritesInPlace_KeepsTheFifo()
+    {
+        // Regression: pulling onto a device or FIFO (e.g. /dev/null) must write into it, not rename a temp file over it.
+        string remote = Path.Combine(env.DeviceDir, "fifo-src.bin");
+        byte[] data = Content(200_000, 9);
+        File.WriteAllBytes(remote, data);
+        string fifo = Path.Combine(env.HostDir, "pull.fifo");
+        var mk = await Proc.RunAsync(Proc.Info("mkfifo", [fifo], env));
+        Assert.Equal(0, mk.Code);
+        var reader = Task.Run(() => File.ReadAllBytes(fifo));
+        var r = await Adb(ClientKind.Ours, ServerKind.Ours, "pull", remote, fifo);
+        Assert.True(r.Code == 0, r.ToString());
+        Assert.Equal(data, await reader.WaitAsync(TimeSpan.FromSeconds(20)));
+        var stat = await Proc.RunAsync(Proc.Info("stat", ["-c", "%F", fifo], env));
+        Assert.Equal("fifo\n", stat.Stdout);
+    }
+
     [Theory]
     [MemberData(nameof(Pairs))]
     public async Task Pull_Missing_SameErrorAsDebian(ClientKind c, ServerKind s)

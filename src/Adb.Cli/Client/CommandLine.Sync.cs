@@ -228,16 +228,19 @@ internal sealed partial class CommandLine
         int rc = 0;
         foreach (var (remote, local, st) in plan)
         {
-            string tmp = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(local)) ?? ".", $".{Path.GetFileName(local)}.adb-{Environment.ProcessId}.tmp");
+            // Regular files are written to a temp name and renamed at the end; devices and FIFOs (e.g. /dev/null)
+            // are written in place.
+            bool inPlace = UnixFile.IsSpecial(local);
+            string tmp = inPlace ? local : Path.Combine(Path.GetDirectoryName(Path.GetFullPath(local)) ?? ".", $".{Path.GetFileName(local)}.adb-{Environment.ProcessId}.tmp");
             string? fail;
             long baseBytes = tr.BytesDone;
             try
             {
-                await using (var fs = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16))
+                await using (var fs = new FileStream(tmp, inPlace ? FileMode.Open : FileMode.Create, FileAccess.Write, FileShare.ReadWrite, 1 << 16))
                 {
                     fail = await sc.RecvAsync(remote, fs, done => tr.Progress(remote, done, (long)st.Size, baseBytes));
                 }
-                if (fail == null)
+                if (fail == null && !inPlace)
                 {
                     if (preserve)
                     {
@@ -249,7 +252,7 @@ internal sealed partial class CommandLine
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                try { File.Delete(tmp); } catch { }
+                if (!inPlace) try { File.Delete(tmp); } catch { }
                 string why = e is DirectoryNotFoundException ? "No such file or directory"
                     : e is UnauthorizedAccessException ? "Permission denied" : e.Message;
                 SyncError($"cannot create file/directory '{local}': {why}");
@@ -257,7 +260,7 @@ internal sealed partial class CommandLine
             }
             if (fail != null)
             {
-                try { File.Delete(tmp); } catch { }
+                if (!inPlace) try { File.Delete(tmp); } catch { }
                 SyncError($"failed to copy '{remote}' to '{local}': remote {fail}");
                 rc = 1;
                 break;

@@ -60,3 +60,30 @@ internal static unsafe partial class Terminal
     [LibraryImport("libc", SetLastError = true)]
     private static partial int ioctl(int fd, ulong request, ushort* winsize);
 }
+
+/// <summary>File type checks through libc stat (.NET exposes no file type for devices and FIFOs).</summary>
+internal static unsafe partial class UnixFile
+{
+    /// <summary>
+    /// True when <paramref name="path"/> exists and is not a regular file (a device such as /dev/null, a FIFO...):
+    /// such targets must be written in place, never replaced by a renamed temp file.
+    /// </summary>
+    public static bool IsSpecial(string path)
+    {
+        if (OperatingSystem.IsWindows()) return false;
+        int modeOffset = RuntimeInformation.ProcessArchitecture switch
+        {
+            Architecture.X64 => 24,
+            Architecture.Arm64 => 16,
+            _ => -1,
+        };
+        if (modeOffset < 0) return path.StartsWith("/dev/", StringComparison.Ordinal);
+        byte* buf = stackalloc byte[256];
+        if (stat(path, buf) != 0) return false;
+        uint mode = *(uint*)(buf + modeOffset);
+        return (mode & 0xf000) != 0x8000;
+    }
+
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int stat(string path, byte* buf);
+}

@@ -229,7 +229,7 @@ internal sealed partial class AdbServer
                         ns.Dispose();
                         return;
                     }
-                    await stream.RelayAsync(ns);
+                    await stream.RelayAsync(ns, s);
                 });
             }
         });

@@ -17,8 +17,9 @@ internal sealed class DeviceStream
     private readonly DeviceTransport _transport;
     private readonly TaskCompletionSource<bool> _opened = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly SemaphoreSlim _ack = new(0, 1);
-    private readonly Channel<(byte[] Buffer, int Length)> _inbound =
-        Channel.CreateUnbounded<(byte[], int)>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+    private readonly Channel<(byte[] Buffer, int Offset, int Length)> _inbound =
+        Channel.CreateUnbounded<(byte[], int, int)>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+    private System.Net.Sockets.Socket? _direct;
     private int _closedLocal;
     private long _queued;
     private bool _ackPending;
@@ -58,13 +59,32 @@ internal sealed class DeviceStream
     /// </summary>
     internal bool OnWrite(byte[] rented, int len, out bool ackNow)
     {
+        int offset = 0;
         lock (_inbound)
         {
-            _queued += len;
+            // Fast path, as AOSP's local_socket_enqueue: nothing is waiting, so write straight into the local socket
+            // without blocking; only what the kernel does not take right now is queued.
+            if (_queued == 0 && _direct is { } sock)
+            {
+                int n;
+                System.Net.Sockets.SocketError err;
+                try { n = sock.Send(rented, 0, len, System.Net.Sockets.SocketFlags.None, out err); }
+                catch (ObjectDisposedException) { n = 0; err = System.Net.Sockets.SocketError.Shutdown; _direct = null; }
+                if (err is System.Net.Sockets.SocketError.Success or System.Net.Sockets.SocketError.WouldBlock && n >= 0)
+                {
+                    if (n == len)
+                    {
+                        ackNow = true;
+                        return false;
+                    }
+                    offset = Math.Max(n, 0);
+                }
+            }
+            _queued += len - offset;
             ackNow = _queued < AckThreshold;
             if (!ackNow) _ackPending = true;
         }
-        if (_inbound.Writer.TryWrite((rented, len))) return true;
+        if (_inbound.Writer.TryWrite((rented, offset, len - offset))) return true;
         ackNow = false;
         return false;
     }
@@ -85,6 +105,7 @@ internal sealed class DeviceStream
 
     internal void OnRemoteClosed()
     {
+        lock (_inbound) _direct = null;
         _remoteClosed = true;
         _opened.TrySetResult(false);
         _inbound.Writer.TryComplete();
@@ -111,6 +132,7 @@ internal sealed class DeviceStream
     public async Task CloseAsync()
     {
         if (Interlocked.Exchange(ref _closedLocal, 1) != 0) return;
+        lock (_inbound) _direct = null;
         _transport.Forget(this);
         if (!_remoteClosed)
         {
@@ -123,18 +145,30 @@ internal sealed class DeviceStream
     /// <summary>
     /// Pumps bytes both ways between <paramref name="local"/> and the device until either side closes; then closes both.
     /// </summary>
-    public async Task RelayAsync(Stream local)
+    /// <param name="local">The local side (client socket stream).</param>
+    /// <param name="direct">The socket under <paramref name="local"/>; set to non-blocking so device data can be
+    /// written to it from the transport's reader without a thread hop (async calls keep working).</param>
+    public async Task RelayAsync(Stream local, System.Net.Sockets.Socket? direct = null)
     {
+        if (direct != null)
+        {
+            try
+            {
+                direct.Blocking = false;
+                lock (_inbound) _direct = direct;
+            }
+            catch (System.Net.Sockets.SocketException) { }
+        }
         var up = Task.Run(() => PumpUpAsync(local));
         var down = Task.Run(async () =>
         {
             try
             {
-                await foreach (var (buf, len) in _inbound.Reader.ReadAllAsync())
+                await foreach (var (buf, offset, len) in _inbound.Reader.ReadAllAsync())
                 {
                     try
                     {
-                        await local.WriteAsync(buf.AsMemory(0, len));
+                        await local.WriteAsync(buf.AsMemory(offset, len));
                     }
                     catch { return; }
                     finally { ArrayPool<byte>.Shared.Return(buf); }

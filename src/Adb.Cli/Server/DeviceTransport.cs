@@ -403,7 +403,7 @@ internal sealed partial class DeviceTransport : IAsyncDisposable
             try { await SendPacketAsync(AdbCommand.OKAY, s.LocalId, remoteId, ReadOnlyMemory<byte>.Empty); }
             catch { sock.Dispose(); Forget(s); return; }
             await using var ns = new NetworkStream(sock, ownsSocket: true);
-            await s.RelayAsync(ns);
+            await s.RelayAsync(ns, sock);
         });
     }
 }

@@ -186,7 +186,7 @@ internal sealed class HostConnection(AdbServer server, Socket socket)
             return;
         }
         await SmartSocket.WriteOkayAsync(_s);
-        await stream.RelayAsync(_s);
+        await stream.RelayAsync(_s, socket);
     }
 
     // ---- host services -------------------------------------------------------------------------------------
