@@ -51,6 +51,12 @@ public sealed class CommandContext
     /// <summary>True while EXEC runs the queued commands (blocking commands must not block: CLIENT_DENY_BLOCKING).</summary>
     public bool InExec { get; internal set; }
 
+    /// <summary>
+    /// While <see cref="ServingBlocked"/>: the ready key being served. Redis serves a blocked client from that key
+    /// only (not from the first non-empty key of its list) and leaves it blocked when the key holds another type.
+    /// </summary>
+    public byte[]? ServingKey { get; internal set; }
+
     /// <summary>True while the command is re-executed to serve a client that was blocked on keys.</summary>
     public bool ServingBlocked { get; internal set; }
 

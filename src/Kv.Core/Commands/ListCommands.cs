@@ -419,6 +419,11 @@ internal static class ListCommands
         for (int j = 1; j < ctx.Argc - 1; j++)
         {
             var key = ctx.Arg(j);
+            if (ctx.ServingBlocked && ctx.ServingKey is { } ready)
+            {
+                // Serve from the ready key only; a missing, empty or other-typed value leaves the client blocked.
+                if (!key.SequenceEqual(ready) || ctx.Lookup(key, false) is not KvList { Count: > 0 }) continue;
+            }
             if (!TryGet<KvList>(ctx, key, true, out var l)) return;
             if (l is null || l.Count == 0) continue;
             var value = left ? l.RemoveFirst() : l.RemoveLast();
@@ -455,6 +460,7 @@ internal static class ListCommands
 
     private static void BlockingMove(CommandContext ctx, bool fromLeft, bool toLeft, long timeout)
     {
+        if (ctx.ServingBlocked && ctx.Lookup(ctx.Arg(1), false) is not KvList { Count: > 0 }) return;
         if (!TryGet<KvList>(ctx, ctx.Arg(1), true, out var l)) return;
         if (l is not null && l.Count > 0)
         {

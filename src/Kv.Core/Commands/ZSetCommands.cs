@@ -616,6 +616,11 @@ internal static class ZSetCommands
         for (int j = 1; j < ctx.Argc - 1; j++)
         {
             var key = ctx.Arg(j);
+            if (ctx.ServingBlocked && ctx.ServingKey is { } ready)
+            {
+                // Serve from the ready key only; a missing, empty or other-typed value leaves the client blocked.
+                if (!key.SequenceEqual(ready) || ctx.Lookup(key, false) is not KvZSet { Count: > 0 }) continue;
+            }
             if (!TryGet<KvZSet>(ctx, key, true, out var z)) return;
             if (z is null || z.Count == 0) continue;
             PopGeneric(ctx, key, z, max, true, -1, false);

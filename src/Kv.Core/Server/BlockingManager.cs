@@ -93,10 +93,12 @@ public sealed class BlockingManager(KvServer server)
                         int oldDb = c.DbIndex;
                         c.DbIndex = st.Db;
                         c.Context.ServingBlocked = true;
+                        c.Context.ServingKey = key;
                         var saved = c.BlockedState;
                         c.BlockedState = null;
                         Dispatcher.Call(c, st.Command, st.Argv, topLevel: false);
                         c.Context.ServingBlocked = false;
+                        c.Context.ServingKey = null;
                         c.DbIndex = oldDb;
                         server.FlushPropagation();
                         if (c.Out.Length > mark)

@@ -97,6 +97,46 @@ public class BlockingTests(ServerPairFixture pair, ITestOutputHelper output) : I
     }
 
     [Fact]
+    public async Task ServedFromTheReadyKeyAndNotFromOtherTypes()
+    {
+        await using var d = await DifferentialRunner.StartAsync(pair, output);
+        await d.RunAsync($"""
+            @1 {Send("BLPOP", "a", "b", "0")}
+            @1 !noreply 100
+            MULTI
+            RPUSH b x
+            RPUSH a y
+            EXEC
+            @1 !read
+            LRANGE a 0 -1
+            @1 {Send("BZPOPMAX", "za", "zb", "0")}
+            @1 !noreply 100
+            MULTI
+            ZADD zb 1 x
+            ZADD za 2 y
+            EXEC
+            @1 !read
+            @1 {Send("BLPOP", "k", "0")}
+            @1 !noreply 100
+            MULTI
+            RPUSH k y
+            DEL k
+            SET k str
+            EXEC
+            @1 !noreply 100
+            DEL k
+            RPUSH k z
+            @1 !read
+            @1 {Send("BLMOVE", "m", "dst", "LEFT", "LEFT", "0")}
+            @1 !noreply 100
+            SET dst notalist
+            RPUSH m v
+            @1 !read
+            LRANGE m 0 -1
+            """);
+    }
+
+    [Fact]
     public async Task InsideMultiDoesNotBlock()
     {
         await using var d = await DifferentialRunner.StartAsync(pair, output);
