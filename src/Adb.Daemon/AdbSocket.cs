@@ -194,7 +194,9 @@ internal sealed class AdbSocket : Stream
                     buf.Slice(0, n).CopyTo(chunk);
                     try { await _ack.Task.ConfigureAwait(false); }
                     catch (Exception) { reader.AdvanceTo(buf.End); goto done; }
-                    _ack = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                    // Synchronous continuation: the host's OKAY (handled on the connection's reader loop) sends the
+                    // next WRTE right there, without a thread-pool hop per MiB.
+                    _ack = new TaskCompletionSource();
                     if (RemoteClosed) { reader.AdvanceTo(buf.End); goto done; }
                     await _conn.SendAsync(AdbCommand.WRTE, LocalId, RemoteId, chunk.AsMemory(0, n)).ConfigureAwait(false);
                     buf = buf.Slice(n);
