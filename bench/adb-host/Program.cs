@@ -121,7 +121,9 @@ try
     void Add(string k, double v) { if (!results.TryGetValue(k, out var l)) results[k] = l = []; l.Add(v); }
     for (int r = 0; r < runs; r++)
     {
-        foreach (var (name, exe, port) in new[] { ("debian", "/usr/bin/adb", debianPort), ("ours", ours, oursPort) })
+        // Side by side in each round; the mixed pairings show which half (client or server) costs what.
+        foreach (var (name, exe, port) in new[] { ("debian", "/usr/bin/adb", debianPort), ("ours", ours, oursPort),
+                     ("debian-client/our-server", "/usr/bin/adb", oursPort), ("our-client/debian-server", ours, debianPort) })
         {
             string remote = Path.Combine(dev, $"big-{name}.bin");
             string back = Path.Combine(host, $"back-{name}.bin");
@@ -140,6 +142,9 @@ try
         double d = results[$"debian {op}"].Max(), o = results[$"ours {op}"].Max();
         Console.WriteLine($"{op,-6} {d,10:0.0} {o,10:0.0} {o / d,12:0.00}");
     }
+    Console.WriteLine("mixed pairings (best MB/s): " + string.Join(", ", results.Where(kv => kv.Key.Contains('/'))
+        .Select(kv => $"{kv.Key} {kv.Value.Max():0.0}")));
+    Console.WriteLine("all runs: " + string.Join("; ", results.Select(kv => $"{kv.Key} [{string.Join(" ", kv.Value.Select(v => v.ToString("0")))}]")));
     return 0;
 }
 finally
