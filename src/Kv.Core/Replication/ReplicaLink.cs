@@ -48,7 +48,7 @@ public sealed class ReplicaLink
     private long _downSinceMs;
     private long _transferSize = -1, _transferRead;
     private byte[] _unproxied = new byte[16 * 1024];
-    private int _unproxiedLen;
+    private int _unproxiedLen, _unproxiedStart;
     private readonly byte[] _rbuf = new byte[64 * 1024];
     private int _rpos, _rlen;
 
@@ -267,45 +267,32 @@ public sealed class ReplicaLink
         string header = await ReadLineAsync(skipEmpty: true).ConfigureAwait(false);
         if (header.StartsWith('-')) throw new IOException("MASTER aborted replication with an error: " + header);
         if (!header.StartsWith('$')) throw new IOException("Bad protocol from MASTER, the first byte is not '$' (we received '" + header + "'), are you sure the host and port are right?");
-        var payload = new MemoryStream();
+        byte[]? mark = null;
+        long len = 0;
         if (header.StartsWith("$EOF:", StringComparison.Ordinal) && header.Length == 45)
         {
-            var mark = Encoding.ASCII.GetBytes(header[5..]);
+            mark = Encoding.ASCII.GetBytes(header[5..]);
             Log.LogInformation("MASTER <-> REPLICA sync: receiving streamed RDB from master with EOF to disk");
             lock (_server.ExecLock) _transferSize = 0;
-            while (true)
-            {
-                var chunk = await ReadSomeAsync().ConfigureAwait(false);
-                payload.Write(chunk.Span);
-                lock (_server.ExecLock) _transferRead += chunk.Length;
-                if (payload.Length >= 40 && payload.GetBuffer().AsSpan((int)payload.Length - 40, 40).SequenceEqual(mark)) break;
-            }
-            payload.SetLength(payload.Length - 40);
         }
         else
         {
-            if (!long.TryParse(header.AsSpan(1), NumberStyles.Integer, CultureInfo.InvariantCulture, out var len) || len < 0)
+            if (!long.TryParse(header.AsSpan(1), NumberStyles.Integer, CultureInfo.InvariantCulture, out len) || len < 0)
                 throw new IOException("Bad bulk length from MASTER: " + header);
             Log.LogInformation("MASTER <-> REPLICA sync: receiving {Len} bytes from master to disk", len);
             lock (_server.ExecLock) _transferSize = len;
-            long left = len;
-            while (left > 0)
-            {
-                var chunk = await ReadSomeAsync((int)Math.Min(left, int.MaxValue)).ConfigureAwait(false);
-                payload.Write(chunk.Span);
-                left -= chunk.Length;
-                lock (_server.ExecLock) _transferRead += chunk.Length;
-            }
         }
+        // The loader parses the payload while it arrives, into fresh databases (swapped in only on success).
         Log.LogInformation("MASTER <-> REPLICA sync: Loading DB in memory");
-        payload.Position = 0;
         int n = _server.Databases.Length;
         var fresh = new RedisDb[n];
         for (int i = 0; i < n; i++) fresh[i] = new RedisDb(i);
-        // Keepalive newlines to the master while loading (at most one per second).
+        var pipe = new ChunkPipeStream();
+        var loadTask = Task.Factory.StartNew(() => _m.Rdb.Load(pipe, fresh), CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         using var loadDone = new CancellationTokenSource();
         var keepalive = Task.Run(async () =>
         {
+            // Keepalive newlines to the master while loading (at most one per second).
             try
             {
                 while (!loadDone.IsCancellationRequested)
@@ -319,13 +306,49 @@ public sealed class ReplicaLink
         ReplRdbInfo info;
         try
         {
-            info = await Task.Run(() => _m.Rdb.Load(payload, fresh)).ConfigureAwait(false);
+            if (mark is not null)
+            {
+                // Hold back the last 40 bytes: they may be the EOF mark.
+                var tail = new byte[0];
+                while (true)
+                {
+                    if (loadTask.IsFaulted) break;
+                    var chunk = await ReadSomeAsync().ConfigureAwait(false);
+                    lock (_server.ExecLock) _transferRead += chunk.Length;
+                    var combined = new byte[tail.Length + chunk.Length];
+                    tail.CopyTo(combined, 0);
+                    chunk.Span.CopyTo(combined.AsSpan(tail.Length));
+                    if (combined.Length >= 40 && combined.AsSpan(combined.Length - 40).SequenceEqual(mark))
+                    {
+                        pipe.Add(combined.AsSpan(0, combined.Length - 40));
+                        break;
+                    }
+                    int keep = Math.Min(40, combined.Length);
+                    pipe.Add(combined.AsSpan(0, combined.Length - keep));
+                    tail = combined[^keep..];
+                }
+            }
+            else
+            {
+                long left = len;
+                while (left > 0 && !loadTask.IsFaulted)
+                {
+                    var chunk = await ReadSomeAsync((int)Math.Min(left, int.MaxValue)).ConfigureAwait(false);
+                    pipe.Add(chunk.Span);
+                    left -= chunk.Length;
+                    lock (_server.ExecLock) _transferRead += chunk.Length;
+                }
+            }
+            pipe.Finish();
+            info = await loadTask.ConfigureAwait(false);
         }
         catch (Exception e)
         {
+            pipe.Finish(e);
             loadDone.Cancel();
+            try { await loadTask.ConfigureAwait(false); } catch (Exception) { }
             Log.LogWarning("Failed trying to load the MASTER synchronization DB from socket, keeping the old dataset: {Error}", e.Message);
-            throw new IOException("RDB load failed: " + e.Message, e);
+            throw new IOException("RDB transfer/load failed: " + e.Message, e);
         }
         finally
         {
@@ -359,7 +382,7 @@ public sealed class ReplicaLink
         };
         _master = mc;
         _readReplOff = offset;
-        _unproxiedLen = 0;
+        _unproxiedLen = _unproxiedStart = 0;
         _lastIoMs = KvServer.UnixMs();
         _downSinceMs = 0;
         State = LinkState.Connected;
@@ -398,6 +421,12 @@ public sealed class ReplicaLink
         _readReplOff += data.Length;
         Interlocked.Add(ref _server.Stats.NetReplInputBytes, data.Length);
         Interlocked.Add(ref _server.Stats.NetInputBytes, data.Length);
+        if (_unproxiedStart > 0)
+        {
+            System.Buffer.BlockCopy(_unproxied, _unproxiedStart, _unproxied, 0, _unproxiedLen - _unproxiedStart);
+            _unproxiedLen -= _unproxiedStart;
+            _unproxiedStart = 0;
+        }
         if (_unproxiedLen + data.Length > _unproxied.Length)
             Array.Resize(ref _unproxied, Math.Max(_unproxied.Length * 2, _unproxiedLen + data.Length));
         data.CopyTo(_unproxied.AsSpan(_unproxiedLen));
@@ -416,10 +445,10 @@ public sealed class ReplicaLink
         if (c.MultiQueue is not null || c != _master) return;
         long applied = _readReplOff - c.QueryBufferLength;
         long d = applied - _m.Buffer.MasterReplOffset;
-        if (d <= 0 || d > _unproxiedLen) return;
-        _m.FeedStream(_unproxied.AsSpan(0, (int)d));
-        System.Buffer.BlockCopy(_unproxied, (int)d, _unproxied, 0, _unproxiedLen - (int)d);
-        _unproxiedLen -= (int)d;
+        if (d <= 0 || d > _unproxiedLen - _unproxiedStart) return;
+        _m.FeedStream(_unproxied.AsSpan(_unproxiedStart, (int)d));
+        _unproxiedStart += (int)d;
+        if (_unproxiedStart == _unproxiedLen) _unproxiedStart = _unproxiedLen = 0;
     }
 
     /// <summary>Queues REPLCONF ACK &lt;reploff&gt; on the master client (caller holds the lock).</summary>

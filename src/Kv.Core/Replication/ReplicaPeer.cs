@@ -83,6 +83,11 @@ public sealed class ReplicaPeer
     /// <summary>True once the replica has been dropped.</summary>
     public bool Closed { get; internal set; }
 
+    /// <summary>Snapshot being sent after the preamble (chunk index and position), then <see cref="FeedDone"/> runs.</summary>
+    internal SnapshotFeed? Feed;
+    internal int FeedIndex, FeedPos;
+    internal Action? FeedDone;
+
     /// <summary>RDB payload bytes queued (for INFO send_bulk progress).</summary>
     internal long PreambleBytes;
 
@@ -127,7 +132,7 @@ public sealed class ReplicaPeer
             {
                 ReadOnlyMemory<byte> mem;
                 Task? wait = null;
-                bool fromStream = false;
+                bool fromStream = false, fromFeed = false;
                 lock (server.ExecLock)
                 {
                     if (Closed || Client.IsClosed) return;
@@ -140,7 +145,22 @@ public sealed class ReplicaPeer
                         after?.Invoke();
                         if (Closed) return;
                     }
-                    if (mem.IsEmpty && StreamEnabled && _preamble.Count == 0)
+                    if (mem.IsEmpty && _preamble.Count == 0 && Feed is { } feed)
+                    {
+                        var (chunk, done, w) = feed.TryGet(FeedIndex);
+                        if (!chunk.IsEmpty) { mem = chunk[FeedPos..]; fromFeed = true; }
+                        else if (done)
+                        {
+                            Feed = null;
+                            if (feed.Error is not null) { m.DropReplica(this, "snapshot failed"); return; }
+                            var after = FeedDone;
+                            FeedDone = null;
+                            after?.Invoke();
+                            continue;
+                        }
+                        else wait = w;
+                    }
+                    if (mem.IsEmpty && wait is null && StreamEnabled && _preamble.Count == 0 && Feed is null)
                     {
                         mem = m.Buffer.Peek(Cursor);
                         fromStream = true;
@@ -148,7 +168,7 @@ public sealed class ReplicaPeer
                     if (mem.IsEmpty)
                     {
                         _wake = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-                        wait = _wake.Task;
+                        wait = wait is null ? _wake.Task : Task.WhenAny(wait, _wake.Task);
                     }
                 }
                 if (wait is not null)
@@ -163,6 +183,11 @@ public sealed class ReplicaPeer
                     Interlocked.Add(ref server.Stats.NetReplOutputBytes, n);
                     Interlocked.Add(ref server.Stats.NetOutputBytes, n);
                     if (fromStream) m.Buffer.Advance(Cursor, n);
+                    else if (fromFeed)
+                    {
+                        FeedPos += n;
+                        if (n == mem.Length) { FeedIndex++; FeedPos = 0; }
+                    }
                     else
                     {
                         var (d, after) = _preamble.Dequeue();

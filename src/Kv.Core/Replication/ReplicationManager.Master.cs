@@ -13,6 +13,7 @@ public sealed partial class ReplicationManager
         public required long Offset;
         public required bool Eof;
         public required List<ReplicaPeer> Peers;
+        public SnapshotFeed? Feed;
     }
 
     private sealed class WaitEntry
@@ -241,11 +242,26 @@ public sealed partial class ReplicationManager
             if (!r.PrePsync) r.Enqueue(Encoding.ASCII.GetBytes($"+FULLRESYNC {ReplId} {offset}\r\n"));
         }
         _server.Log.LogInformation("Starting BGSAVE for SYNC with target: {Target} (replid {Id}, offset {Off})", anyEof ? "replicas sockets" : "disk", ReplId, offset);
-        var ms = new MemoryStream();
+        var feed = new SnapshotFeed();
+        job.Feed = feed;
+        if (anyEof)
+        {
+            // Diskless: stream the RDB to the replicas while the snapshot is being written.
+            var mark = Encoding.ASCII.GetBytes(KvServer.RandomHex(40));
+            foreach (var r in peers)
+            {
+                var peer = r;
+                r.Enqueue(Encoding.ASCII.GetBytes("$EOF:" + Encoding.ASCII.GetString(mark) + "\r\n"));
+                r.Feed = feed;
+                r.FeedIndex = r.FeedPos = 0;
+                r.FeedDone = () => peer.Enqueue(mark, () => BulkSent(peer, eof: true));
+                r.Wake();
+            }
+        }
         Task t;
         try
         {
-            t = Rdb.WriteSnapshotAsync(ms, new ReplRdbInfo(ReplId, offset, 0));
+            t = Rdb.WriteSnapshotAsync(feed, new ReplRdbInfo(ReplId, offset, 0));
         }
         catch (Exception e)
         {
@@ -253,11 +269,13 @@ public sealed partial class ReplicationManager
         }
         t.ContinueWith(done =>
         {
-            lock (_server.ExecLock) SnapshotDone(job, done.Exception?.GetBaseException(), ms);
+            var err = done.Exception?.GetBaseException();
+            feed.Complete(err);
+            lock (_server.ExecLock) SnapshotDone(job, err, feed);
         }, TaskScheduler.Default);
     }
 
-    private void SnapshotDone(SnapshotJob job, Exception? error, MemoryStream ms)
+    private void SnapshotDone(SnapshotJob job, Exception? error, SnapshotFeed feed)
     {
         _job = null;
         if (error is not null)
@@ -267,28 +285,19 @@ public sealed partial class ReplicationManager
             MaybeStartSnapshot(KvServer.UnixMs());
             return;
         }
-        var payload = ms.GetBuffer().AsMemory(0, (int)ms.Length);
-        _server.Log.LogInformation("Background RDB for replication terminated with success ({Bytes} bytes)", payload.Length);
+        _server.Log.LogInformation("Background RDB for replication terminated with success ({Bytes} bytes)", feed.Length);
         foreach (var r in job.Peers)
         {
             if (r.Closed) continue;
-            r.State = ReplicaSyncState.SendBulk;
+            if (job.Eof) continue; // already streaming
+            // Disk framing: the length is known now.
             var peer = r;
-            if (job.Eof)
-            {
-                var mark = Encoding.ASCII.GetBytes(KvServer.RandomHex(40));
-                r.Enqueue(Encoding.ASCII.GetBytes("$EOF:" + Encoding.ASCII.GetString(mark) + "\r\n"));
-                for (int off = 0; off < payload.Length; off += 1 << 20)
-                    r.Enqueue(payload.Slice(off, Math.Min(1 << 20, payload.Length - off)));
-                r.Enqueue(mark, () => BulkSent(peer, eof: true));
-            }
-            else
-            {
-                r.Enqueue(Encoding.ASCII.GetBytes($"${payload.Length}\r\n"));
-                for (int off = 0; off < payload.Length; off += 1 << 20)
-                    r.Enqueue(payload.Slice(off, Math.Min(1 << 20, payload.Length - off)));
-                r.Enqueue(ReadOnlyMemory<byte>.Empty, () => BulkSent(peer, eof: false));
-            }
+            r.State = ReplicaSyncState.SendBulk;
+            r.Enqueue(Encoding.ASCII.GetBytes($"${feed.Length}\r\n"));
+            r.Feed = feed;
+            r.FeedIndex = r.FeedPos = 0;
+            r.FeedDone = () => BulkSent(peer, eof: false);
+            r.Wake();
         }
         MaybeStartSnapshot(KvServer.UnixMs());
     }
