@@ -215,3 +215,42 @@ public class SetTests(ServerPairFixture pair, ITestOutputHelper output) : IClass
             """);
     }
 }
+
+/// <summary>WATCH invalidation by the collection commands (signalModifiedKey only when redis calls it).</summary>
+public class WatchTypesTests(ServerPairFixture pair, ITestOutputHelper output) : IClassFixture<ServerPairFixture>
+{
+    [Theory]
+    [InlineData("SADD s 1", "SADD s 1")]
+    [InlineData("SADD s 1", "SADD s 2")]
+    [InlineData("SADD s 1", "SREM s 9")]
+    [InlineData("SADD s 1 2", "SREM s 2")]
+    [InlineData("SADD s 1", "SMOVE s t 9")]
+    [InlineData("SADD s 1", "SPOP s 0")]
+    [InlineData("SADD s 1", "SINTERSTORE s nokey")]
+    [InlineData("ZADD s 1 a", "ZADD s 1 a")]
+    [InlineData("ZADD s 1 a", "ZADD s 2 a")]
+    [InlineData("ZADD s 1 a", "ZREM s b")]
+    [InlineData("ZADD s 1 a", "ZREMRANGEBYSCORE s 5 6")]
+    [InlineData("ZADD s 1 a", "ZINCRBY s 0 a")]
+    [InlineData("HSET s a 1", "HSET s a 1")]
+    [InlineData("HSET s a 1", "HDEL s b")]
+    [InlineData("HSET s a 1", "HSETNX s a 2")]
+    [InlineData("RPUSH s a", "LREM s 0 b")]
+    [InlineData("RPUSH s a", "LINSERT s BEFORE zz x")]
+    [InlineData("RPUSH s a", "LTRIM s 0 -1")]
+    [InlineData("RPUSH s a", "LPUSHX s b")]
+    [InlineData("RPUSH s a", "LPOS s a")]
+    [InlineData("RPUSH s a", "LSET s 0 a")]
+    public async Task WatchedKeyInvalidation(string setup, string touch)
+    {
+        await using var d = await DifferentialRunner.StartAsync(pair, output);
+        await d.RunAsync($"""
+            {setup}
+            WATCH s
+            @1 {touch}
+            MULTI
+            PING
+            EXEC
+            """);
+    }
+}
