@@ -365,10 +365,9 @@ public sealed class Persistence : IServerExtension, IAsyncDisposable
         RdbSaves++;
         var snap = new RdbSnapshot(_server, fs, ReplInfoProvider?.Invoke(), WriterOptions, s =>
         {
-            // Under the lock, after the last byte: fsync, rename (only if not cancelled meanwhile).
+            // Under the lock, after the last byte was written and fsynced: rename (only if not cancelled meanwhile).
             try
             {
-                fs.Flush(flushToDisk: true);
                 fs.Dispose();
                 File.Move(temp, path, overwrite: true);
                 FsyncDirectory(path);

@@ -169,6 +169,7 @@ public sealed class RdbSnapshot
             if (_cancelled) throw new OperationCanceledException("snapshot cancelled");
             writer.WriteEnd();
             _output.Flush();
+            if (_output is FileStream file) file.Flush(flushToDisk: true); // fsync outside the lock
             Interlocked.Exchange(ref _bytes, writer.Length);
             bool ok = true;
             lock (_server.ExecLock)
