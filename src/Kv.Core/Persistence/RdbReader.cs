@@ -143,7 +143,8 @@ public sealed class RdbReader
         if (n < 0 || n > int.MaxValue - 64) throw Error($"string length {n} is too large");
         if (_limit != long.MaxValue && n > _limit - Position) throw Error($"string length {n} runs past the end of the RDB (truncated or corrupt)");
         if (n <= 1 << 20) return Take((int)n).ToArray();
-        var res = GC.AllocateUninitializedArray<byte>((int)n);
+        // Without a known length a corrupt size must not allocate gigabytes up front: grow as the bytes arrive.
+        var res = GC.AllocateUninitializedArray<byte>((int)(_limit == long.MaxValue ? Math.Min(n, 64L << 20) : n));
         int have = Math.Min(_end - _pos, (int)n);
         _buf.AsSpan(_pos, have).CopyTo(res);
         _pos += have;
@@ -153,7 +154,8 @@ public sealed class RdbReader
         int off = have;
         while (off < n)
         {
-            int want = (int)Math.Min(n - off, _limit - _base);
+            if (off == res.Length) Array.Resize(ref res, (int)Math.Min(n, (long)res.Length * 2));
+            int want = (int)Math.Min(res.Length - off, _limit - _base);
             if (want <= 0) throw Error("unexpected end of RDB data (truncated)");
             int r;
             try { r = _in.Read(res, off, want); }
@@ -217,6 +219,8 @@ public sealed class RdbReader
                 long clen = ReadLen();
                 long ulen = ReadLen();
                 if (ulen > int.MaxValue - 64) throw new RdbFormatException($"LZF string of {ulen} bytes is too large", at);
+                // One LZF back reference (3 bytes at best) expands to at most 264 bytes.
+                if (ulen > clen * 90 + 64) throw new RdbFormatException($"LZF string claims {ulen} bytes from {clen} compressed bytes", at);
                 var comp = ReadBytes(clen);
                 var res = GC.AllocateUninitializedArray<byte>((int)ulen);
                 try { Lzf.Decompress(comp, res); }

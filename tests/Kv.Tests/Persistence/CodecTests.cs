@@ -170,4 +170,29 @@ public sealed class CodecTests
         Assert.Equal(bytes.Length, r.Position);
         Assert.Equal(0, r.Leftover.Length);
     }
+
+    [Fact]
+    public void HugeDeclaredLengthsFailWithoutAllocatingThem()
+    {
+        var ms = new MemoryStream();
+        var w = new RdbWriter(ms);
+        w.WriteMagic();
+        w.WriteSelectDb(0);
+        w.Flush();
+        // A string key of 1.5 GB of which only 10 bytes follow; the stream's length is unknown to the reader.
+        ms.Write([RdbFormat.TypeString, 0x80, 0x59, 0x68, 0x2F, 0x00]);
+        ms.Write(new byte[10]);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var e = Assert.Throws<RdbFormatException>(() => new RdbReader(new MemoryStream(ms.ToArray())).ReadAll(_ => { }));
+        Assert.Contains("truncated", e.Message);
+        Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 200L << 20);
+        // An LZF string claiming an impossible expansion is refused before allocating its output.
+        var lz = new MemoryStream();
+        var w2 = new RdbWriter(lz);
+        w2.WriteMagic();
+        w2.Flush();
+        lz.Write([RdbFormat.TypeString, 0x01, (byte)'k', 0xC3, 0x02, 0x80, 0x40, 0x00, 0x00, 0x00, 0x00, 0x61]);
+        var e2 = Assert.Throws<RdbFormatException>(() => new RdbReader(new MemoryStream(lz.ToArray())).ReadAll(_ => { }));
+        Assert.Contains("LZF", e2.Message);
+    }
 }
