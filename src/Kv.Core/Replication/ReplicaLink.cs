@@ -61,6 +61,9 @@ public sealed class ReplicaLink
         _cached = cached;
     }
 
+    /// <summary>Send the next PSYNC with the FAILOVER argument (we are the old master handing over).</summary>
+    internal bool FailoverPsync { get; set; }
+
     /// <summary>Master host.</summary>
     public string Host { get; }
 
@@ -215,7 +218,10 @@ public sealed class ReplicaLink
         if (cached is not null)
         {
             Log.LogInformation("Trying a partial resynchronization (request {Id}:{Off}).", cached.ReplId, cached.Offset + 1);
-            await SendAsync(Cmd("PSYNC", cached.ReplId, (cached.Offset + 1).ToString(CultureInfo.InvariantCulture))).ConfigureAwait(false);
+            bool failover;
+            lock (_server.ExecLock) { failover = FailoverPsync; FailoverPsync = false; }
+            var off1 = (cached.Offset + 1).ToString(CultureInfo.InvariantCulture);
+            await SendAsync(failover ? Cmd("PSYNC", cached.ReplId, off1, "FAILOVER") : Cmd("PSYNC", cached.ReplId, off1)).ConfigureAwait(false);
         }
         else
         {

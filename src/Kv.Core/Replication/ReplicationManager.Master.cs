@@ -140,6 +140,22 @@ public sealed partial class ReplicationManager
             c.Out.Clear();
         }
         _server.Log.LogInformation("Replica {Ip}:{Port} asks for synchronization", p.Ip, p.ListeningPort);
+        if (psync && ctx.Argc > 3)
+        {
+            if (!ctx.ArgIs(3, "failover"))
+            {
+                ctx.SyntaxError();
+                return;
+            }
+            // Coordinated failover: our master asks us to take over (7.0 syncCommand "PSYNC ... FAILOVER").
+            if (Link is null || ctx.ArgString(1) != ReplId)
+            {
+                ctx.Error("ERR PSYNC FAILOVER replid must match my replid.");
+                return;
+            }
+            _server.Log.LogWarning("Failover request received for replid {Id}.", ReplId);
+            Promote();
+        }
         if (psync)
         {
             var reqId = ctx.ArgString(1);
@@ -433,7 +449,7 @@ public sealed partial class ReplicationManager
     }
 
     /// <summary>replicationSetMaster: become (or switch to being) a replica of host:port.</summary>
-    internal void SetMaster(string host, int port, bool start = true)
+    internal void SetMaster(string host, int port, bool start = true, bool failover = false)
     {
         bool wasMaster = Link is null;
         ReplicaLink.CachedMaster? cached = null;
@@ -457,7 +473,7 @@ public sealed partial class ReplicationManager
         }
         _ = wasMaster;
         _server.IsReplica = true;
-        Link = new ReplicaLink(this, host, port, cached);
+        Link = new ReplicaLink(this, host, port, cached) { FailoverPsync = failover };
         if (start) Link.Start();
     }
 
@@ -595,7 +611,7 @@ public sealed partial class ReplicationManager
         {
             _failoverTarget = null;
             _server.Log.LogInformation("Failover target {Host}:{Port} is synced, failing over.", f.Host, f.Port);
-            SetMaster(f.Host, f.Port);
+            SetMaster(f.Host, f.Port, failover: true);
         }
     }
 }

@@ -411,7 +411,7 @@ public sealed partial class ReplicationManager : IServerExtension, IPropagationS
               .Append(",state=").Append(StateName(r.State)).Append(",offset=").Append(r.AckOffset)
               .Append(",lag=").Append(lag).Append("\r\n");
         }
-        sb.Append("master_failover_state:no-failover\r\n")
+        sb.Append("master_failover_state:").Append(_failoverTarget is null ? "no-failover" : "waiting-for-sync").Append("\r\n")
           .Append("master_replid:").Append(ReplId).Append("\r\n")
           .Append("master_replid2:").Append(ReplId2).Append("\r\n")
           .Append("master_repl_offset:").Append(Buffer.MasterReplOffset).Append("\r\n")
