@@ -39,6 +39,8 @@ internal static class ListCommands
         t.Add("brpop", -3, W | B, 1, -2, 1, ctx => BPop(ctx, false), "list", "write list slow blocking");
         t.Add("blmove", 6, W | D | B, 1, 2, 1, BLMove, "list", "write list slow blocking");
         t.Add("brpoplpush", 4, W | D | B, 1, 2, 1, BRPopLPush, "list", "write list slow blocking");
+        t.Add("lmpop", -4, W, 0, 0, 0, ctx => MPop(ctx, 1, false), "list", "write list slow");
+        t.Add("blmpop", -5, W | B, 0, 0, 0, ctx => MPop(ctx, 2, true), "list", "write list slow blocking");
     }
 
     /// <summary>Indexable view: small (packed) lists are copied once, big ones are indexed in place (O(1)).</summary>
@@ -442,6 +444,86 @@ internal static class ListCommands
         }
         var keys = new byte[ctx.Argc - 2][];
         for (int j = 1; j < ctx.Argc - 1; j++) keys[j - 1] = ctx.ArgBytes(j);
+        ctx.BlockOnKeys(keys, timeout);
+    }
+
+    /// <summary>
+    /// Parses "numkeys key... where [COUNT n]" (lmpopGenericCommand / zmpopGenericCommand). Returns false after
+    /// replying an error.
+    /// </summary>
+    internal static bool TryParseMPop(CommandContext ctx, int numKeysIdx, string a, string b, out int numKeys, out bool first, out long count)
+    {
+        numKeys = 0;
+        first = false;
+        count = -1;
+        if (!TryGetRangeLong(ctx, numKeysIdx, 1, long.MaxValue, out long nk, "ERR numkeys should be greater than 0")) return false;
+        if (nk >= ctx.Argc || numKeysIdx + nk + 1 >= ctx.Argc)
+        {
+            ctx.SyntaxError();
+            return false;
+        }
+        numKeys = (int)nk;
+        int whereIdx = numKeysIdx + numKeys + 1;
+        if (ctx.ArgIs(whereIdx, a)) first = true;
+        else if (!ctx.ArgIs(whereIdx, b))
+        {
+            ctx.SyntaxError();
+            return false;
+        }
+        for (int j = whereIdx + 1; j < ctx.Argc; j++)
+        {
+            bool more = ctx.Argc - 1 - j > 0;
+            if (count == -1 && ctx.ArgIs(j, "COUNT") && more)
+            {
+                j++;
+                if (!TryGetRangeLong(ctx, j, 1, long.MaxValue, out count, "ERR count should be greater than 0")) return false;
+            }
+            else
+            {
+                ctx.SyntaxError();
+                return false;
+            }
+        }
+        if (count == -1) count = 1;
+        return true;
+    }
+
+    private static void MPop(CommandContext ctx, int numKeysIdx, bool block)
+    {
+        if (!TryParseMPop(ctx, numKeysIdx, "left", "right", out int numKeys, out bool left, out long count)) return;
+        long timeout = 0;
+        if (block && !TryGetBlockTimeout(ctx, 1, out timeout)) return;
+        for (int j = numKeysIdx + 1; j <= numKeysIdx + numKeys; j++)
+        {
+            var key = ctx.Arg(j);
+            if (ctx.ServingBlocked && ctx.ServingKey is { } ready)
+            {
+                if (!key.SequenceEqual(ready) || ctx.Lookup(key, false) is not KvList { Count: > 0 }) continue;
+            }
+            if (!TryGet<KvList>(ctx, key, true, out var l)) return;
+            if (l is null || l.Count == 0) continue;
+            long n = Math.Min(count, l.Count);
+            ctx.Reply.ArrayHeader(2);
+            ctx.Reply.Bulk(key);
+            ctx.Reply.ArrayHeader(n);
+            for (long i = 0; i < n; i++) ctx.Reply.Bulk(left ? l.RemoveFirst() : l.RemoveLast());
+            ElementsRemoved(ctx, key, l, n);
+            ctx.PropagateAs = [B(left ? "LPOP" : "RPOP"), ctx.ArgBytes(j), LongBytes(n)];
+            return;
+        }
+        if (!block)
+        {
+            ctx.Reply.NullArray();
+            return;
+        }
+        if (ctx.ServingBlocked) return;
+        if (DenyBlocking(ctx))
+        {
+            ctx.Reply.NullArray();
+            return;
+        }
+        var keys = new byte[numKeys][];
+        for (int j = 0; j < numKeys; j++) keys[j] = ctx.ArgBytes(numKeysIdx + 1 + j);
         ctx.BlockOnKeys(keys, timeout);
     }
 

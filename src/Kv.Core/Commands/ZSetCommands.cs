@@ -46,6 +46,8 @@ internal static class ZSetCommands
         t.Add("zpopmax", -2, W | F, 1, 1, 1, ctx => ZPop(ctx, true), "sortedset", "write sortedset fast");
         t.Add("bzpopmin", -3, W | F | Bl, 1, -2, 1, ctx => BZPop(ctx, false), "sortedset", "write sortedset fast blocking");
         t.Add("bzpopmax", -3, W | F | Bl, 1, -2, 1, ctx => BZPop(ctx, true), "sortedset", "write sortedset fast blocking");
+        t.Add("zmpop", -4, W, 0, 0, 0, ctx => ZMPop(ctx, 1, false), "sortedset", "write sortedset slow");
+        t.Add("bzmpop", -5, W | Bl, 0, 0, 0, ctx => ZMPop(ctx, 2, true), "sortedset", "write sortedset slow blocking");
         t.Add("zunionstore", -4, W | D, 1, 1, 1, ctx => SetOp(ctx, ctx.ArgBytes(1), 2, SetOpKind.Union, false), "sortedset", "write sortedset slow");
         t.Add("zinterstore", -4, W | D, 1, 1, 1, ctx => SetOp(ctx, ctx.ArgBytes(1), 2, SetOpKind.Inter, false), "sortedset", "write sortedset slow");
         t.Add("zdiffstore", -4, W | D, 1, 1, 1, ctx => SetOp(ctx, ctx.ArgBytes(1), 2, SetOpKind.Diff, false), "sortedset", "write sortedset slow");
@@ -635,6 +637,36 @@ internal static class ZSetCommands
         }
         var keys = new byte[ctx.Argc - 2][];
         for (int j = 1; j < ctx.Argc - 1; j++) keys[j - 1] = ctx.ArgBytes(j);
+        ctx.BlockOnKeys(keys, timeout);
+    }
+
+    private static void ZMPop(CommandContext ctx, int numKeysIdx, bool block)
+    {
+        if (!ListCommands.TryParseMPop(ctx, numKeysIdx, "min", "max", out int numKeys, out bool min, out long count)) return;
+        long timeout = 0;
+        if (block && !TryGetBlockTimeout(ctx, 1, out timeout)) return;
+        for (int j = numKeysIdx + 1; j <= numKeysIdx + numKeys; j++)
+        {
+            var key = ctx.Arg(j);
+            if (ctx.ServingBlocked && ctx.ServingKey is { } ready)
+            {
+                if (!key.SequenceEqual(ready) || ctx.Lookup(key, false) is not KvZSet { Count: > 0 }) continue;
+            }
+            if (!TryGet<KvZSet>(ctx, key, true, out var z)) return;
+            if (z is null || z.Count == 0) continue;
+            long n = Math.Min(count, z.Count);
+            PopGeneric(ctx, key, z, !min, true, count, true);
+            ctx.PropagateAs = [B(min ? "ZPOPMIN" : "ZPOPMAX"), ctx.ArgBytes(j), LongBytes(n)];
+            return;
+        }
+        if (!block || !ctx.ServingBlocked && DenyBlocking(ctx))
+        {
+            ctx.Reply.NullArray();
+            return;
+        }
+        if (ctx.ServingBlocked) return;
+        var keys = new byte[numKeys][];
+        for (int j = 0; j < numKeys; j++) keys[j] = ctx.ArgBytes(numKeysIdx + 1 + j);
         ctx.BlockOnKeys(keys, timeout);
     }
 

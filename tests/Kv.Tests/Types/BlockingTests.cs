@@ -181,3 +181,82 @@ public class BlockingTests(ServerPairFixture pair, ITestOutputHelper output) : I
             """);
     }
 }
+
+/// <summary>LMPOP/BLMPOP/ZMPOP/BZMPOP (7.0) against redis-server 7.0.15.</summary>
+public class MPopTests(ServerPairFixture pair, ITestOutputHelper output) : IClassFixture<ServerPairFixture>
+{
+    [Fact]
+    public async Task MultiKeyPops()
+    {
+        await using var d = await DifferentialRunner.StartAsync(pair, output);
+        await d.RunAsync("""
+            RPUSH l2 a b c d
+            LMPOP 2 l1 l2 LEFT
+            LMPOP 2 l1 l2 RIGHT COUNT 2
+            LMPOP 2 l1 l2 LEFT COUNT 10
+            LMPOP 2 l1 l2 LEFT
+            LMPOP 0 l1 LEFT
+            LMPOP -1 l1 LEFT
+            LMPOP x l1 LEFT
+            LMPOP 3 l1 l2 LEFT
+            LMPOP 1 l1 UP
+            LMPOP 1 l1 LEFT COUNT 0
+            LMPOP 1 l1 LEFT COUNT -1
+            LMPOP 1 l1 LEFT COUNT 1 COUNT 2
+            LMPOP 1 l1 LEFT FOO
+            LMPOP 1 l1
+            SET str v
+            LMPOP 2 str l2 LEFT
+            RPUSH l3 x
+            LMPOP 2 l3 str LEFT
+            BLMPOP 0.01 1 none LEFT
+            BLMPOP x 1 none LEFT
+            BLMPOP -1 1 none LEFT
+            BLMPOP 0 0 none LEFT
+            ZADD z2 1 a 2 b 3 c
+            ZMPOP 2 z1 z2 MIN
+            ZMPOP 2 z1 z2 MAX COUNT 5
+            ZMPOP 1 z2 MIN
+            ZMPOP 1 z2 MID
+            ZMPOP 1 z2 MIN COUNT 0
+            ZMPOP 2 str z2 MIN
+            BZMPOP 0.01 1 none MIN
+            BZMPOP 0 1 str MIN
+            !skip HELLO 3
+            ZADD z3 1 a 2 b
+            ZMPOP 1 z3 MIN COUNT 2
+            RPUSH l4 a
+            LMPOP 1 l4 LEFT
+            LMPOP 1 l4 LEFT
+            ZMPOP 1 z3 MIN
+            MULTI
+            BLMPOP 0 1 none LEFT
+            BZMPOP 0 1 none MAX
+            EXEC
+            """);
+    }
+
+    [Fact]
+    public async Task BlockingMultiPopsWakeUp()
+    {
+        await using var d = await DifferentialRunner.StartAsync(pair, output);
+        static string Send(params string[] args)
+        {
+            var sb = new System.Text.StringBuilder().Append('*').Append(args.Length).Append("\\r\\n");
+            foreach (var a in args) sb.Append('$').Append(a.Length).Append("\\r\\n").Append(a).Append("\\r\\n");
+            return "!send \"" + sb + "\"";
+        }
+        await d.RunAsync($"""
+            @1 {Send("BLMPOP", "0", "2", "a", "b", "RIGHT", "COUNT", "2")}
+            @1 !noreply 100
+            RPUSH b 1 2 3
+            @1 !read
+            @1 {Send("BZMPOP", "0", "2", "za", "zb", "MAX", "COUNT", "5")}
+            @1 !noreply 100
+            ZADD zb 1 x 2 y
+            @1 !read
+            EXISTS zb
+            LRANGE b 0 -1
+            """);
+    }
+}
