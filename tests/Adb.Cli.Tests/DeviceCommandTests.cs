@@ -38,6 +38,20 @@ public sealed partial class DeviceCommandTests(AdbEnvironment env)
 
     [Theory]
     [MemberData(nameof(Pairs))]
+    public async Task ShellWithoutProtocol_DashX_MergedOutputExitZero(ClientKind c, ServerKind s)
+    {
+        foreach (string cmd in (string[])["echo out; echo err >&2; exit 4"])
+        {
+            var expected = await Adb(ClientKind.Debian, ServerKind.Debian, "shell", "-x", cmd);
+            var actual = await Adb(c, s, "shell", "-x", cmd);
+            Assert.Equal(expected.Code, actual.Code);
+            Assert.Equal(expected.Stdout, actual.Stdout);
+            Assert.Equal(expected.Stderr, actual.Stderr);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Pairs))]
     public async Task Shell_StdinIsForwarded(ClientKind c, ServerKind s)
     {
         byte[] input = Encoding.UTF8.GetBytes("line one\nline two ü\n");

@@ -130,6 +130,33 @@ public sealed class HostServicesTests(AdbEnvironment env)
         Assert.Equal(Encoding.ASCII.GetString(debian), Encoding.ASCII.GetString(ours));
     }
 
+    [Theory]
+    [InlineData("host-serial:nosuch:get-state")]
+    [InlineData("host-serial:1.2.3.4:5555:get-state")]
+    [InlineData("host-serial:[::1]:5555:get-state")]
+    [InlineData("host-serial:usb:1-2.3:get-state")]
+    [InlineData("host-serial:product:foo:get-state")]
+    [InlineData("host-serial:model:Linux_adbd:get-serialno")]
+    [InlineData("host-serial:tcp:1.2.3.4:5555:get-state")]
+    [InlineData("host-transport-id:987:get-state")]
+    [InlineData("host-local:get-state")]
+    [InlineData("host:get-devpath")]
+    [InlineData("host:wait-for-any-foo")]
+    [InlineData("host:wait-for-bogus-device")]
+    [InlineData("host:wait-for-nodash")]
+    [InlineData("host:transport:nosuch")]
+    [InlineData("host:tport:serial:nosuch")]
+    [InlineData("host:killforward:tcp:1")]
+    [InlineData("host:forward:tcp:0;*bad")]
+    public async Task RawHostRequest_SerialParsingAndErrors_SameAsDebianServer(string request)
+    {
+        // The serial that ends up in "device '…' not found" shows how each server split the request.
+        byte[] req = Encoding.UTF8.GetBytes($"{request.Length:x4}{request}");
+        byte[] debian = await RawAsync(env.DebianPort, req, 1500);
+        byte[] ours = await RawAsync(env.OursPort, req, 1500);
+        Assert.Equal(Encoding.UTF8.GetString(debian), Encoding.UTF8.GetString(ours));
+    }
+
     [Fact]
     public async Task TportAny_RepliesOkayAndEightByteTransportId()
     {

@@ -156,6 +156,55 @@ public sealed class TransportStateTests(AdbEnvironment env)
     }
 
     [Fact]
+    public async Task TrackDevices_ReportsEachChange_LikeDebian()
+    {
+        var (adbd, adbdPort) = await env.StartAdbdAsync();
+        var (debian, debianPort) = await env.StartServerAsync(ServerKind.Debian);
+        var (ours, oursPort) = await env.StartServerAsync(ServerKind.Ours);
+        try
+        {
+            string serial = $"127.0.0.1:{adbdPort}";
+            var transcripts = new List<string>();
+            foreach (int port in (int[])[debianPort, oursPort])
+            {
+                using var s = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+                await s.ConnectAsync("127.0.0.1", port);
+                await s.SendAsync("0012host:track-devices"u8.ToArray());
+                var ms = new MemoryStream();
+                var reading = Task.Run(async () =>
+                {
+                    byte[] b = new byte[4096];
+                    int n;
+                    try { while ((n = await s.ReceiveAsync(b)) > 0) lock (ms) ms.Write(b, 0, n); } catch { }
+                });
+                await Task.Delay(300);
+                await env.AdbPortAsync(ClientKind.Debian, port, null, "connect", serial);
+                await env.AdbPortAsync(ClientKind.Debian, port, null, "-s", serial, "wait-for-device");
+                await env.AdbPortAsync(ClientKind.Debian, port, null, "disconnect", serial);
+                await Task.Delay(500);
+                s.Shutdown(System.Net.Sockets.SocketShutdown.Both);
+                await reading.WaitAsync(TimeSpan.FromSeconds(5));
+                lock (ms) transcripts.Add(System.Text.Encoding.ASCII.GetString(ms.ToArray()));
+            }
+            // Debian's tracker sends the full list at every state change (connecting/authorizing... then device,
+            // then empty). The exact intermediate states race with the handshake, so compare the first and last
+            // lists and that "device" was reported.
+            foreach (string t in transcripts)
+            {
+                Assert.StartsWith("OKAY0000", t);
+                Assert.Contains($"{serial}\tdevice\n", t);
+                Assert.EndsWith("0000", t);
+            }
+        }
+        finally
+        {
+            AdbEnvironment.Kill(ours);
+            AdbEnvironment.Kill(debian);
+            AdbEnvironment.Kill(adbd);
+        }
+    }
+
+    [Fact]
     public async Task WaitForDevice_ReturnsOnceConnected()
     {
         var (adbd, adbdPort) = await env.StartAdbdAsync();

@@ -336,11 +336,12 @@ internal sealed class HostConnection(AdbServer server, Socket socket)
     {
         // spec: <usb|local|any>-<device|recovery|rescue|sideload|bootloader|any|disconnect>
         int dash = spec.IndexOf('-');
-        if (dash < 0) { await SmartSocket.WriteFailAsync(_s, "bad wait-for request"); return; }
+        // Anything unparseable is an unknown host service, as in AOSP.
+        if (dash < 0) { await SmartSocket.WriteFailAsync(_s, "unknown host service"); return; }
         string type = spec[..dash], state = spec[(dash + 1)..];
         if (type == "usb") sel = sel with { Type = TransportType.Usb };
         else if (type == "local") sel = sel with { Type = TransportType.Local };
-        else if (type != "any") { await SmartSocket.WriteFailAsync(_s, $"bad wait-for type {type}"); return; }
+        else if (type != "any") { await SmartSocket.WriteFailAsync(_s, "unknown host service"); return; }
         ConnectionState? want = state switch
         {
             "device" => ConnectionState.Device,
@@ -351,7 +352,7 @@ internal sealed class HostConnection(AdbServer server, Socket socket)
             "any" or "disconnect" => null,
             _ => (ConnectionState)(-1),
         };
-        if (want == (ConnectionState)(-1)) { await SmartSocket.WriteFailAsync(_s, $"bad wait-for state {state}"); return; }
+        if (want == (ConnectionState)(-1)) { await SmartSocket.WriteFailAsync(_s, "unknown host service"); return; }
         await SmartSocket.WriteOkayAsync(_s);
         var clientGone = Task.Run(async () =>
         {
