@@ -91,3 +91,50 @@ public class ScanAndResp3Tests(ServerPairFixture pair, ITestOutputHelper output)
             """);
     }
 }
+
+/// <summary>COPY (KvObject.Clone) of every representation, then the source changes: the copy must not.</summary>
+public class CopyTypesTests(ServerPairFixture pair, ITestOutputHelper output) : IClassFixture<ServerPairFixture>
+{
+    [Fact]
+    public async Task CopiesAreIndependent()
+    {
+        await using var d = await DifferentialRunner.StartAsync(pair, output);
+        var bigList = string.Join(' ', Enumerable.Range(0, 200).Select(i => "e" + i));
+        var bigZ = string.Join(' ', Enumerable.Range(0, 200).Select(i => $"{i} z{i}"));
+        await d.RunAsync($"""
+            RPUSH l a b c
+            RPUSH bl {bigList}
+            HSET h a 1 b 2
+            SADD si 1 2 3
+            SADD ss a b c
+            ZADD z 1 a 2 b
+            ZADD bz {bigZ}
+            COPY l l2
+            COPY bl bl2
+            COPY h h2
+            COPY si si2
+            COPY ss ss2
+            COPY z z2
+            COPY bz bz2
+            RPUSH l d
+            LPOP bl 5
+            HSET h c 3
+            SADD si 4
+            SREM ss a
+            ZADD z 3 c
+            ZREMRANGEBYRANK bz 0 9
+            LRANGE l2 0 -1
+            LRANGE bl2 0 9
+            LLEN bl2
+            HGETALL h2
+            SMEMBERS si2
+            SCARD ss2
+            SISMEMBER ss2 a
+            ZRANGE z2 0 -1 WITHSCORES
+            ZRANGE bz2 0 4 WITHSCORES
+            ZCARD bz2
+            OBJECT ENCODING bz2
+            OBJECT ENCODING ss2
+            """);
+    }
+}
