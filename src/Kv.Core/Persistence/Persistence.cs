@@ -260,6 +260,8 @@ public sealed class Persistence : IServerExtension, IAsyncDisposable
         LastLoadKeysExpired = expired;
         LoadedAux = reader.Aux;
         LoadedReplInfo = reader.ReplInfo;
+        if (reader.Functions.Count > 0)
+            _log.LogWarning("The RDB holds {Count} function libraries: functions are not supported, they were skipped", reader.Functions.Count);
         if (reader.GetAux("redis-ver") is { } ver) _log.LogInformation("Loading RDB produced by version {Version}", ver);
         if (reader.GetAux("ctime") is { } ct && long.TryParse(ct, out var ctime))
             _log.LogInformation("RDB age {Age} seconds", DateTimeOffset.UtcNow.ToUnixTimeSeconds() - ctime);
