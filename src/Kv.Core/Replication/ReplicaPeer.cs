@@ -205,11 +205,15 @@ public sealed class ReplicaPeer
                 }
             }
         }
-        catch (Exception e) when (e is SocketException or ObjectDisposedException or InvalidOperationException)
+        catch (Exception e)
         {
             lock (server.ExecLock)
             {
-                if (!Closed) server.Log.LogWarning("Connection with replica {Ip}:{Port} lost.", Ip, ListeningPort);
+                if (!Closed)
+                {
+                    if (e is SocketException or ObjectDisposedException) server.Log.LogWarning("Connection with replica {Ip}:{Port} lost.", Ip, ListeningPort);
+                    else server.Log.LogWarning(e, "Replica {Ip}:{Port} sender failed", Ip, ListeningPort);
+                }
             }
             Client.Close("replica write error");
         }

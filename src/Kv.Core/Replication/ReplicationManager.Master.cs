@@ -371,7 +371,9 @@ public sealed partial class ReplicationManager
         }
         ctx.BlockOnKeys([], 0);
         _waiters.Add(new WaitEntry { Client = c, Offset = woff, NumReplicas = num, DeadlineMs = timeout == 0 ? 0 : KvServer.UnixMs() + timeout });
-        _getAckPending = true;
+        // One GETACK per burst of WAITs (7.0 sends it once per event-loop iteration from beforeSleep).
+        if (KvServer.UnixMs() - _lastGetAckMs >= 10) SendGetAck();
+        else _getAckPending = true;
     }
 
     private int AckedReplicas(long offset)
@@ -382,9 +384,12 @@ public sealed partial class ReplicationManager
         return n;
     }
 
+    private long _lastGetAckMs;
+
     private void SendGetAck()
     {
         _getAckPending = false;
+        _lastGetAckMs = KvServer.UnixMs();
         if (Link is null && Replicas.Count > 0) FeedStream(GetAckCmd);
     }
 

@@ -90,6 +90,27 @@ public class ReplicationInteropTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task AuthenticatedMasterWithMasterauth()
+    {
+        await using var env = new ReplEnv(output);
+        var master = await env.RedisAsync("--requirepass", "s3cret");
+        var replica = await env.KvAsync("--masterauth", "s3cret", "--replicaof", "127.0.0.1", master.Port.ToString());
+        await env.WaitAsync(async () =>
+        {
+            using var c = await master.ConnectAsync();
+            await c.CommandAsync("AUTH", "s3cret");
+            var info = RespFormat.Text(await c.CommandAsync("INFO", "replication")) ?? "";
+            return info.Contains("state=online");
+        }, "kv replica authenticated and online");
+        using (var c = await master.ConnectAsync())
+        {
+            await c.CommandAsync("AUTH", "s3cret");
+            await c.CommandAsync("SET", "secret-key", "1");
+        }
+        await env.WaitAsync(async () => await ReplEnv.TextAsync(replica, "GET", "secret-key") == "1", "write replicated");
+    }
+
+    [Fact]
     public async Task KvToKvAndChainRealKvReal()
     {
         await using var env = new ReplEnv(output);
