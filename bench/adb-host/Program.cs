@@ -125,8 +125,8 @@ try
         foreach (var (name, exe, port) in new[] { ("debian", "/usr/bin/adb", debianPort), ("ours", ours, oursPort),
                      ("debian-client/our-server", "/usr/bin/adb", oursPort), ("our-client/debian-server", ours, debianPort) })
         {
-            string remote = Path.Combine(dev, $"big-{name}.bin");
-            string back = Path.Combine(host, $"back-{name}.bin");
+            string remote = Path.Combine(dev, $"big-{name.Replace('/', '_')}.bin");
+            string back = Path.Combine(host, $"back-{name.Replace('/', '_')}.bin");
             Add($"{name} push", Time(exe, port, "push", src, remote));
             if (new FileInfo(remote).Length != size) throw new InvalidOperationException("pushed size mismatch");
             Add($"{name} pull", Time(exe, port, "pull", remote, back));
