@@ -26,10 +26,13 @@ USER_ARGS=(); [ "$(id -u)" = 0 ] && USER_ARGS=(--user root)
 ADBD_PID=$!
 cleanup() { adb -P "$SP" kill-server >/dev/null 2>&1 || true; kill "$ADBD_PID" 2>/dev/null || true; rm -rf "$W"; }
 trap cleanup EXIT
-sleep 1
+for _ in $(seq 1 300); do grep -q "adbd listening on port" "$W/adbd.log" && break; sleep 0.1; done
 adb -P "$SP" start-server >/dev/null 2>&1
-adb -P "$SP" connect "127.0.0.1:$DP" >/dev/null
-adb -P "$SP" -s "127.0.0.1:$DP" wait-for-device
+for _ in $(seq 1 100); do
+  adb -P "$SP" connect "127.0.0.1:$DP" >/dev/null 2>&1 || true
+  [ "$(adb -P "$SP" -s "127.0.0.1:$DP" get-state 2>/dev/null)" = device ] && break
+  sleep 0.2
+done
 
 head -c $((SIZE_MB * 1024 * 1024)) /dev/urandom > "$W/src.bin"
 BYTES=$(stat -c %s "$W/src.bin")
