@@ -76,6 +76,9 @@ public sealed class AdbTestEnv : IAsyncDisposable
         DaemonPort = Ports.Next();
     }
 
+    /// <summary>A second host world (own HOME, key and server) pointed at another env's adbd.</summary>
+    public AdbTestEnv(int daemonPort) : this() => DaemonPort = daemonPort;
+
     /// <summary>Creates the host key with Debian's <c>adb keygen</c> and returns the adbkey.pub line.</summary>
     public string CreateHostKey()
     {

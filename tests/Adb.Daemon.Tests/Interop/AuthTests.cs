@@ -77,4 +77,21 @@ public class AuthTests
         Assert.Equal(0, env.Adb("shell", "true").ExitCode);
         Assert.Contains("unknown capability 'bogus-capability'", env.DaemonLogText());
     }
+
+    [Fact]
+    public async Task TwoHosts_EachConnectionHasItsOwnAuthState()
+    {
+        await using var env = new AdbTestEnv();
+        env.AuthorizeHostKey();
+        await env.StartDaemonAsync();
+        await env.ConnectAsync();
+        await using var stranger = new AdbTestEnv(env.DaemonPort);
+        stranger.CreateHostKey();
+        stranger.StartServer();
+        stranger.Adb("connect", stranger.Serial);
+        await stranger.WaitForStateAsync("unauthorized");
+        Assert.Equal("device\n", env.Adb("-s", env.Serial, "get-state").Stdout);
+        Assert.Equal("ok\n", env.Adb("shell", "echo ok").Stdout);
+        Assert.Contains(stranger.HostFingerprint(), env.Adbd("keys", "list", "--keys", env.KeysFile).Stdout.Split("\npending (")[1]);
+    }
 }
