@@ -38,6 +38,11 @@ rootCommand.SetAction(async (parse, ct) =>
     AdbDaemon daemon;
     try { daemon = new AdbDaemon(options, loggers); }
     catch (ArgumentException ex) { Console.Error.WriteLine("adbd: " + ex.Message); return 2; }
+    catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+    {
+        Console.Error.WriteLine($"adbd: cannot open audit log '{options.AuditLog}': {ex.Message}");
+        return 2;
+    }
     try { await daemon.StartAsync(); }
     catch (System.Net.Sockets.SocketException ex) { Console.Error.WriteLine($"adbd: cannot listen on port {options.Port}: {ex.Message}"); return 1; }
     Console.Out.WriteLine($"adbd listening on port {daemon.Port}");
