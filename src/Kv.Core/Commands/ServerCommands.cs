@@ -22,9 +22,10 @@ internal static class ServerCommands
 
         var config = t.Container("config");
         const CommandFlags cf = CommandFlags.Admin | CommandFlags.NoScript | CommandFlags.Loading | CommandFlags.Stale;
-        config.Sub(CommandTable.SubDef("get", -3, cf, ConfigGet));
-        config.Sub(CommandTable.SubDef("set", -4, cf | CommandFlags.MayReplicate, ConfigSet));
-        config.Sub(CommandTable.SubDef("resetstat", 2, cf, ctx =>
+        const string cacl = "admin slow dangerous";
+        config.Sub(CommandTable.SubDef("get", -3, cf, ConfigGet, acl: cacl));
+        config.Sub(CommandTable.SubDef("set", -4, cf, ConfigSet, acl: cacl));
+        config.Sub(CommandTable.SubDef("resetstat", 2, cf, acl: cacl, handler: ctx =>
         {
             ctx.Server.Stats.Reset();
             foreach (var d in ctx.Server.Commands.All)
@@ -34,8 +35,8 @@ internal static class ServerCommands
             }
             ctx.Reply.Ok();
         }));
-        config.Sub(CommandTable.SubDef("rewrite", 2, cf, ConfigRewrite));
-        config.Sub(CommandTable.SubDef("help", 2, CommandFlags.Loading | CommandFlags.Stale, ctx => ConnectionCommands.Help(ctx, "CONFIG", [
+        config.Sub(CommandTable.SubDef("rewrite", 2, cf, ConfigRewrite, acl: cacl));
+        config.Sub(CommandTable.SubDef("help", 2, CommandFlags.Loading | CommandFlags.Stale, acl: "slow", handler: ctx => ConnectionCommands.Help(ctx, "CONFIG", [
             "GET <pattern>", "    Return parameters matching the glob-like <pattern> and their values.",
             "SET <directive> <value>", "    Set the configuration <directive> to <value>.",
             "RESETSTAT", "    Reset statistics reported by the INFO command.",
@@ -43,11 +44,12 @@ internal static class ServerCommands
         ])));
 
         var command = t.Add("command", -1, CommandFlags.Loading | CommandFlags.Stale, 0, 0, 0, ctx => CommandInfo(ctx, all: true), "server", "connection slow");
-        command.Sub(CommandTable.SubDef("count", 2, CommandFlags.Loading | CommandFlags.Stale, ctx => ctx.Reply.Integer(ctx.Server.Commands.All.Count)));
-        command.Sub(CommandTable.SubDef("info", -2, CommandFlags.Loading | CommandFlags.Stale, ctx => CommandInfo(ctx, all: ctx.Argc == 2)));
-        command.Sub(CommandTable.SubDef("docs", -2, CommandFlags.Loading | CommandFlags.Stale, CommandDocs));
-        command.Sub(CommandTable.SubDef("list", -2, CommandFlags.Loading | CommandFlags.Stale, CommandList));
-        command.Sub(CommandTable.SubDef("getkeys", -3, CommandFlags.Loading | CommandFlags.Stale, CommandGetKeys));
+        const string kacl = "slow connection";
+        command.Sub(CommandTable.SubDef("count", 2, CommandFlags.Loading | CommandFlags.Stale, ctx => ctx.Reply.Integer(ctx.Server.Commands.All.Count), acl: kacl));
+        command.Sub(CommandTable.SubDef("info", -2, CommandFlags.Loading | CommandFlags.Stale, ctx => CommandInfo(ctx, all: ctx.Argc == 2), acl: kacl));
+        command.Sub(CommandTable.SubDef("docs", -2, CommandFlags.Loading | CommandFlags.Stale, CommandDocs, acl: kacl));
+        command.Sub(CommandTable.SubDef("list", -2, CommandFlags.Loading | CommandFlags.Stale, CommandList, acl: kacl));
+        command.Sub(CommandTable.SubDef("getkeys", -4, CommandFlags.Loading | CommandFlags.Stale, CommandGetKeys, acl: kacl));
 
         var debug = t.Container("debug", CommandFlags.Protected);
         const CommandFlags df = CommandFlags.Admin | CommandFlags.NoScript | CommandFlags.Loading | CommandFlags.Stale | CommandFlags.Protected;
@@ -287,6 +289,12 @@ internal static class ServerCommands
         (CommandFlags.AllowBusy, "allow_busy"),
     ];
 
+    private static readonly string[] AclOrder =
+    [
+        "keyspace", "read", "write", "set", "sortedset", "list", "hash", "string", "bitmap", "hyperloglog", "geo", "stream",
+        "pubsub", "admin", "fast", "slow", "blocking", "dangerous", "connection", "transaction", "scripting",
+    ];
+
     private static void WriteCommandInfo(CommandContext ctx, CommandDef d)
     {
         var r = ctx.Reply;
@@ -299,8 +307,10 @@ internal static class ServerCommands
         r.Integer(d.FirstKey);
         r.Integer(d.LastKey);
         r.Integer(d.KeyStep);
-        r.SetHeader(d.AclCategories.Length);
-        foreach (var a in d.AclCategories) r.Simple("@" + a);
+        // Categories in redis's ACL_CATEGORY bit order (acl.c ACLCommandCategories), whatever order they were declared in.
+        var acl = d.AclCategories.OrderBy(a => Array.IndexOf(AclOrder, a) is var i && i < 0 ? int.MaxValue : i).ToList();
+        r.SetHeader(acl.Count);
+        foreach (var a in acl) r.Simple("@" + a);
         r.ArrayHeader(0);
         r.ArrayHeader(0);
         var subs = d.Subcommands?.Values.OrderBy(s => s.Name).ToList() ?? [];
@@ -322,7 +332,7 @@ internal static class ServerCommands
         for (int i = 2; i < ctx.Argc; i++)
         {
             var d = Resolve(table, ctx.ArgString(i));
-            if (d is null) ctx.Reply.NullArray(); else WriteCommandInfo(ctx, d);
+            if (d is null) ctx.Reply.Null(); else WriteCommandInfo(ctx, d);
         }
     }
 

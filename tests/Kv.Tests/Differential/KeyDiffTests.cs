@@ -215,7 +215,7 @@ public class KeyDiffTests(ServerPairFixture pair, ITestOutputHelper output) : IC
         OBJECT ENCODING nosuch
         OBJECT REFCOUNT s
         OBJECT REFCOUNT nosuch
-        OBJECT IDLETIME s
+        !approx 1 OBJECT IDLETIME s
         OBJECT IDLETIME nosuch
         OBJECT FREQ s
         OBJECT FOO s
