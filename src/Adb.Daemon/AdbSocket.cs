@@ -167,6 +167,22 @@ internal sealed class AdbSocket : Stream
         if (result.IsCompleted || result.IsCanceled) throw new IOException("stream closed");
     }
 
+    /// <summary>Zero-copy output: a buffer of at least <paramref name="sizeHint"/> bytes in the outbound pipe.
+    /// Fill it, then call <see cref="CommitAsync"/> with the byte count.</summary>
+    public Memory<byte> GetOutputMemory(int sizeHint)
+    {
+        if (RemoteClosed) throw new IOException("stream closed by peer");
+        return _outbound.Writer.GetMemory(sizeHint);
+    }
+
+    /// <summary>Commits <paramref name="count"/> bytes written into <see cref="GetOutputMemory"/> and applies back-pressure.</summary>
+    public async ValueTask CommitAsync(int count)
+    {
+        _outbound.Writer.Advance(count);
+        var result = await _outbound.Writer.FlushAsync().ConfigureAwait(false);
+        if (result.IsCompleted || result.IsCanceled || RemoteClosed) throw new IOException("stream closed");
+    }
+
     public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
         WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 

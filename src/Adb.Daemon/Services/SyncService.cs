@@ -205,16 +205,18 @@ internal sealed class SyncService
         using var file = new FileStream(handle, FileAccess.Read, 0);
         while (true)
         {
+            // Read straight into the stream's outbound pipe: DATA header, then up to 64 KiB of file.
+            var mem = s.GetOutputMemory(SyncProtocol.RequestSize + SyncProtocol.DataMax);
             int n;
-            try { n = file.Read(_buffer, SyncProtocol.RequestSize, SyncProtocol.DataMax); }
+            try { n = file.Read(mem.Span.Slice(SyncProtocol.RequestSize, SyncProtocol.DataMax)); }
             catch (IOException ex)
             {
                 await s.WriteAsync(SyncProtocol.Fail("read failed: " + ex.Message)).ConfigureAwait(false);
                 return;
             }
             if (n == 0) break;
-            SyncProtocol.WriteHeader(_buffer, SyncCommand.DATA, (uint)n);
-            await s.WriteAsync(_buffer.AsMemory(0, SyncProtocol.RequestSize + n)).ConfigureAwait(false);
+            SyncProtocol.WriteHeader(mem.Span, SyncCommand.DATA, (uint)n);
+            await s.CommitAsync(SyncProtocol.RequestSize + n).ConfigureAwait(false);
         }
         byte[] done = new byte[SyncProtocol.RequestSize];
         SyncProtocol.WriteHeader(done, SyncCommand.DONE, 0);
