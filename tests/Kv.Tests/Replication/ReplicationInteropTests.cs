@@ -33,6 +33,8 @@ public class ReplicationInteropTests(ITestOutputHelper output)
         await c.CommandAsync("ZADD", "z3", "2", "two", "1", "one");
         await c.CommandAsync("DEL", "z3x");
         await c.CommandAsync("LPOP", "l3");
+        // A command bigger than several buffer blocks (blocks are 16-64 KiB).
+        await c.CommandAsync("SET", "big", new string('B', 300 * 1024));
     }
 
     [Theory]
@@ -199,6 +201,22 @@ public class ReplicationInteropTests(ITestOutputHelper output)
         var st = await ReplEnv.InfoAsync(master, "stats");
         Assert.Equal("1", st["sync_partial_err"]);
         Assert.Equal("0", st["sync_partial_ok"]);
+    }
+
+    [Fact]
+    public async Task BacklogTtlFreesBacklogAndChangesReplid()
+    {
+        await using var env = new ReplEnv(output);
+        var master = await env.KvAsync("--repl-backlog-ttl", "1");
+        var replica = await env.RedisAsync("--replicaof", "127.0.0.1", master.Port.ToString());
+        await env.WaitInSyncAsync(master, replica);
+        var before = await ReplEnv.InfoAsync(master, "replication");
+        Assert.Equal("1", before["repl_backlog_active"]);
+        await ReplEnv.CmdAsync(replica, "REPLICAOF", "NO", "ONE");
+        await env.WaitAsync(async () => (await ReplEnv.InfoAsync(master, "replication"))["repl_backlog_active"] == "0", "backlog freed after ttl", 8000);
+        var after = await ReplEnv.InfoAsync(master, "replication");
+        Assert.NotEqual(before["master_replid"], after["master_replid"]);
+        Assert.Equal("0", (await ReplEnv.InfoAsync(master, "memory"))["mem_total_replication_buffers"]);
     }
 
     [Fact]
