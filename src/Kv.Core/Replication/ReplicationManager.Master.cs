@@ -364,7 +364,7 @@ public sealed partial class ReplicationManager
         var c = ctx.Client;
         long woff = c.WriteOffset;
         int acked = AckedReplicas(woff);
-        if (acked >= num || ctx.ServingBlocked)
+        if (acked >= num || ctx.ServingBlocked || ctx.InExec)
         {
             ctx.Reply.Integer(acked);
             return;

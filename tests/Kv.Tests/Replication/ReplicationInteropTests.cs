@@ -285,6 +285,12 @@ public class ReplicationInteropTests(ITestOutputHelper output)
         Assert.Equal(1, RespFormat.Integer(await c.CommandAsync("WAIT", "2", "700")));
         ReplEnv.Resume(r1);
         Assert.StartsWith("ERR WAIT cannot be used with replica instances", await ReplEnv.TextAsync(r2, "WAIT", "1", "0"));
+        // Inside MULTI/EXEC, WAIT never blocks: it answers the current count.
+        await c.CommandAsync("MULTI");
+        await c.CommandAsync("WAIT", "5", "0");
+        var exec = RespFormat.Elements(await c.CommandAsync("EXEC"))!;
+        Assert.Single(exec);
+        Assert.NotNull(RespFormat.Integer(exec[0]));
     }
 
     [Fact]
