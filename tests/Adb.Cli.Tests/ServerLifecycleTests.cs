@@ -119,5 +119,41 @@ public sealed class ServerLifecycleTests(AdbEnvironment env)
         }
     }
 
+    [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public async Task FreshHome_ServerCreatesAdbKey_DebianServerUsesIt()
+    {
+        string home = Path.Combine(env.Root, $"home-fresh-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(home);
+        var extra = new Dictionary<string, string> { ["HOME"] = home };
+        var (ours, _) = await env.StartServerAsync(ServerKind.Ours, extra);
+        AdbEnvironment.Kill(ours);
+        string key = Path.Combine(home, ".android", "adbkey");
+        Assert.True(File.Exists(key));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(key));
+        Assert.StartsWith("-----BEGIN PRIVATE KEY-----", File.ReadAllText(key));
+        string pub = File.ReadAllText(key + ".pub");
+        Assert.False(pub.EndsWith('\n'));
+        Assert.Equal(700, pub.IndexOf(' '));
+        Assert.Equal(524, Convert.FromBase64String(pub[..700]).Length);
+
+        // Debian's server signs with the key we wrote: an adbd that only knows our adbkey.pub accepts it.
+        string keys = Path.Combine(env.Root, $"keys-fresh-{Guid.NewGuid():N}");
+        File.WriteAllText(keys, pub + "\n");
+        var (adbd, adbdPort) = await env.StartAdbdAsync(keys);
+        var (debian, debianPort) = await env.StartServerAsync(ServerKind.Debian, extra);
+        try
+        {
+            var c = await env.AdbPortAsync(ClientKind.Debian, debianPort, extra, "connect", $"127.0.0.1:{adbdPort}");
+            Assert.Equal($"connected to 127.0.0.1:{adbdPort}\n", c.Stdout);
+            Assert.Equal(pub, File.ReadAllText(key + ".pub"));
+        }
+        finally
+        {
+            AdbEnvironment.Kill(debian);
+            AdbEnvironment.Kill(adbd);
+        }
+    }
+
     private static uint GetUid() => uint.Parse(File.ReadAllLines("/proc/self/status").First(l => l.StartsWith("Uid:")).Split('\t', StringSplitOptions.RemoveEmptyEntries)[1]);
 }
