@@ -286,6 +286,12 @@ public sealed partial class DeviceCommandTests(AdbEnvironment env)
             Assert.Equal(rm2Debian.Code, rm2.Code);
             Assert.Equal(rm2Debian.Stderr.Replace("tcp:1", $"tcp:{local}"), rm2.Stderr);
             _ = norebindDebian;
+
+            // tcp:0: the server picks a port and the client prints it.
+            var any = await Adb(c, s, "forward", "tcp:0", $"tcp:{echoPort}");
+            Assert.True(any.Code == 0 && int.TryParse(any.Stdout.Trim(), out int picked) && picked > 0, any.ToString());
+            Assert.Equal("via picked port", await EchoThroughAsync(int.Parse(any.Stdout.Trim()), "via picked port"));
+            await Adb(c, s, "forward", "--remove", $"tcp:{any.Stdout.Trim()}");
         }
         finally { echo.Stop(); }
     }
