@@ -67,7 +67,7 @@ internal static class ZSetCommands
     /// <summary>getDoubleFromObject: strtod over the whole string; rejects overflow/underflow (ERANGE) and NaN.</summary>
     private static bool TryParseScore(ReadOnlySpan<byte> s, out double v)
     {
-        if (!Numbers.TryParseDouble(s, out v)) return false;
+        if (!TryParsePlain(s, out v) && !Numbers.TryParseDouble(s, out v)) return false;
         if (double.IsInfinity(v))
         {
             // Only the literal forms; "1e400" overflows (ERANGE) and is rejected by redis.
@@ -85,6 +85,19 @@ internal static class ZSetCommands
         return true;
     }
 
+    /// <summary>
+    /// Allocation-free parse of the common decimal forms (digits, sign, '.', exponent); anything else (inf, nan,
+    /// spaces...) is left to <see cref="Numbers.TryParseDouble"/>.
+    /// </summary>
+    private static bool TryParsePlain(ReadOnlySpan<byte> s, out double v)
+    {
+        v = 0;
+        if (s.Length == 0 || s.Length > 64) return false;
+        foreach (var c in s)
+            if (c is not ((>= (byte)'0' and <= (byte)'9') or (byte)'.' or (byte)'-' or (byte)'+' or (byte)'e' or (byte)'E')) return false;
+        return double.TryParse(s, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out v);
+    }
+
     /// <summary>strtod as zslParseRange uses it: leading white space allowed, empty string is 0, overflow is inf.</summary>
     private static bool TryStrtod(ReadOnlySpan<byte> s, out double v)
     {
@@ -93,7 +106,7 @@ internal static class ZSetCommands
         while (i < s.Length && s[i] is (byte)' ' or (byte)'\t' or (byte)'\n' or (byte)'\r' or (byte)'\v' or (byte)'\f') i++;
         if (s.Length == 0) return true;
         if (i == s.Length) return false;
-        return Numbers.TryParseDouble(s[i..], out v);
+        return TryParsePlain(s[i..], out v) || Numbers.TryParseDouble(s[i..], out v);
     }
 
     private struct ScoreRange

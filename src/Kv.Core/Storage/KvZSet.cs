@@ -95,7 +95,7 @@ public sealed class KvZSet : KvObject
     {
         if (_zsl is null || _zsl.Length > maxEntries) return;
         long maxLen = 0;
-        for (var n = _zsl.First; n is not null; n = n.Levels[0].Forward) maxLen = Math.Max(maxLen, n.Member.Length);
+        for (var n = _zsl.First; n is not null; n = n.L0.Forward) maxLen = Math.Max(maxLen, n.Member.Length);
         if (maxLen > maxValue) return;
         var zsl = _zsl;
         _zl = [];
@@ -103,7 +103,7 @@ public sealed class KvZSet : KvObject
         _pc = 0;
         _zsl = null;
         _dict = null;
-        for (var n = zsl.First; n is not null; n = n.Levels[0].Forward) PackedAppend(n.Member, n.Score);
+        for (var n = zsl.First; n is not null; n = n.L0.Forward) PackedAppend(n.Member, n.Score);
     }
 
     private static double ReadScore(ReadOnlySpan<byte> b, int pos) => System.Buffers.Binary.BinaryPrimitives.ReadDoubleLittleEndian(b.Slice(pos, 8));
@@ -347,7 +347,7 @@ public sealed class KvZSet : KvObject
         for (long k = end - start; k >= 0 && n is not null; k--)
         {
             yield return (n.Member, n.Score);
-            n = reverse ? n.Backward : n.Levels[0].Forward;
+            n = reverse ? n.Backward : n.L0.Forward;
         }
     }
 
@@ -383,7 +383,7 @@ public sealed class KvZSet : KvObject
         }
         var victims = new List<ZSkipList.Node>((int)Math.Min(end - start + 1, 1 << 20));
         var node = _zsl.ByRank(start);
-        for (long k = start; k <= end && node is not null; k++, node = node.Levels[0].Forward) victims.Add(node);
+        for (long k = start; k <= end && node is not null; k++, node = node.L0.Forward) victims.Add(node);
         foreach (var v in victims)
         {
             _dict!.Remove(v.Member);
@@ -420,7 +420,7 @@ public sealed class KvZSet : KvObject
         }
         else
         {
-            for (var n = _zsl.First; n is not null; n = n.Levels[0].Forward)
+            for (var n = _zsl.First; n is not null; n = n.L0.Forward)
                 c._dict!.Set(n.Member, c._zsl!.Insert(n.Score, n.Member));
         }
         return c;

@@ -9,13 +9,34 @@ internal sealed class ZSkipList
 {
     private const int MaxLevel = 32;
 
-    /// <summary>One element.</summary>
-    internal sealed class Node(byte[] member, double score, int level)
+    /// <summary>One element. Levels 0 and 1 are inline (3 nodes in 4 have one level); higher ones in <see cref="Up"/>.</summary>
+    internal sealed class Node
     {
-        public readonly byte[] Member = member;
-        public double Score = score;
+        public readonly byte[] Member;
+        public double Score;
         public Node? Backward;
-        public readonly Level[] Levels = new Level[level];
+        public Level L0, L1;
+        public readonly Level[]? Up;
+        public readonly int Height;
+
+        public Node(byte[] member, double score, int level)
+        {
+            Member = member;
+            Score = score;
+            Height = level;
+            if (level > 2) Up = new Level[level - 2];
+        }
+
+        /// <summary>Level <paramref name="i"/> (0-based, below <see cref="Height"/>).</summary>
+        public ref Level this[int i]
+        {
+            get
+            {
+                if (i == 0) return ref L0;
+                if (i == 1) return ref L1;
+                return ref Up![i - 2];
+            }
+        }
     }
 
     /// <summary>Forward link and how many elements it skips.</summary>
@@ -26,6 +47,11 @@ internal sealed class ZSkipList
     }
 
     private readonly Node _header = new([], 0, MaxLevel);
+
+    // Scratch "update" vector of Insert/Delete (mutations only run under the server's execution lock).
+    [ThreadStatic] private static Node[]? t_update;
+
+    private static Node[] Scratch() => t_update ??= new Node[MaxLevel];
     private Node? _tail;
     private int _level = 1;
 
@@ -33,7 +59,7 @@ internal sealed class ZSkipList
     public long Length { get; private set; }
 
     /// <summary>First node (lowest score), or null.</summary>
-    public Node? First => _header.Levels[0].Forward;
+    public Node? First => _header.L0.Forward;
 
     /// <summary>Last node (highest score), or null.</summary>
     public Node? Last => _tail;
@@ -53,14 +79,14 @@ internal sealed class ZSkipList
     public Node Insert(double score, byte[] member)
     {
         Span<long> rank = stackalloc long[MaxLevel];
-        var update = new Node[MaxLevel];
+        var update = Scratch();
         var x = _header;
         for (int i = _level - 1; i >= 0; i--)
         {
             rank[i] = i == _level - 1 ? 0 : rank[i + 1];
-            while (x.Levels[i].Forward is { } f && Less(f.Score, f.Member, score, member))
+            while (x[i].Forward is { } f && Less(f.Score, f.Member, score, member))
             {
-                rank[i] += x.Levels[i].Span;
+                rank[i] += x[i].Span;
                 x = f;
             }
             update[i] = x;
@@ -72,21 +98,21 @@ internal sealed class ZSkipList
             {
                 rank[i] = 0;
                 update[i] = _header;
-                update[i].Levels[i].Span = Length;
+                update[i][i].Span = Length;
             }
             _level = level;
         }
         var n = new Node(member, score, level);
         for (int i = 0; i < level; i++)
         {
-            n.Levels[i].Forward = update[i].Levels[i].Forward;
-            update[i].Levels[i].Forward = n;
-            n.Levels[i].Span = update[i].Levels[i].Span - (rank[0] - rank[i]);
-            update[i].Levels[i].Span = rank[0] - rank[i] + 1;
+            n[i].Forward = update[i][i].Forward;
+            update[i][i].Forward = n;
+            n[i].Span = update[i][i].Span - (rank[0] - rank[i]);
+            update[i][i].Span = rank[0] - rank[i] + 1;
         }
-        for (int i = level; i < _level; i++) update[i].Levels[i].Span++;
+        for (int i = level; i < _level; i++) update[i][i].Span++;
         n.Backward = update[0] == _header ? null : update[0];
-        if (n.Levels[0].Forward is { } next) next.Backward = n;
+        if (n.L0.Forward is { } next) next.Backward = n;
         else _tail = n;
         Length++;
         return n;
@@ -96,16 +122,16 @@ internal sealed class ZSkipList
     {
         for (int i = 0; i < _level; i++)
         {
-            if (update[i].Levels[i].Forward == x)
+            if (update[i][i].Forward == x)
             {
-                update[i].Levels[i].Span += x.Levels[i].Span - 1;
-                update[i].Levels[i].Forward = x.Levels[i].Forward;
+                update[i][i].Span += x[i].Span - 1;
+                update[i][i].Forward = x[i].Forward;
             }
-            else update[i].Levels[i].Span--;
+            else update[i][i].Span--;
         }
-        if (x.Levels[0].Forward is { } next) next.Backward = x.Backward;
+        if (x.L0.Forward is { } next) next.Backward = x.Backward;
         else _tail = x.Backward;
-        while (_level > 1 && _header.Levels[_level - 1].Forward is null) _level--;
+        while (_level > 1 && _header[_level - 1].Forward is null) _level--;
         Length--;
     }
 
@@ -114,17 +140,17 @@ internal sealed class ZSkipList
         var x = _header;
         for (int i = _level - 1; i >= 0; i--)
         {
-            while (x.Levels[i].Forward is { } f && Less(f.Score, f.Member, score, member)) x = f;
+            while (x[i].Forward is { } f && Less(f.Score, f.Member, score, member)) x = f;
             update[i] = x;
         }
-        var c = x.Levels[0].Forward;
+        var c = x.L0.Forward;
         return c is not null && c.Score == score && c.Member.AsSpan().SequenceEqual(member) ? c : null;
     }
 
     /// <summary>Deletes the element with this score and member. Returns false when absent.</summary>
     public bool Delete(double score, ReadOnlySpan<byte> member)
     {
-        var update = new Node[MaxLevel];
+        var update = Scratch();
         var x = FindUpdate(score, member, update);
         if (x is null) return false;
         Unlink(x, update);
@@ -136,12 +162,12 @@ internal sealed class ZSkipList
     {
         // Stays in place when the order is unchanged.
         if ((node.Backward is null || Less(node.Backward.Score, node.Backward.Member, newScore, node.Member)) &&
-            (node.Levels[0].Forward is null || Less(newScore, node.Member, node.Levels[0].Forward!.Score, node.Levels[0].Forward!.Member)))
+            (node.L0.Forward is null || Less(newScore, node.Member, node.L0.Forward!.Score, node.L0.Forward!.Member)))
         {
             node.Score = newScore;
             return node;
         }
-        var update = new Node[MaxLevel];
+        var update = Scratch();
         var x = FindUpdate(node.Score, node.Member, update)!;
         Unlink(x, update);
         return Insert(newScore, node.Member);
@@ -154,9 +180,9 @@ internal sealed class ZSkipList
         var x = _header;
         for (int i = _level - 1; i >= 0; i--)
         {
-            while (x.Levels[i].Forward is { } f && !Less(score, member, f.Score, f.Member))
+            while (x[i].Forward is { } f && !Less(score, member, f.Score, f.Member))
             {
-                rank += x.Levels[i].Span;
+                rank += x[i].Span;
                 x = f;
             }
             if (x != _header && x.Score == score && x.Member.AsSpan().SequenceEqual(member)) return rank - 1;
@@ -171,9 +197,9 @@ internal sealed class ZSkipList
         var x = _header;
         for (int i = _level - 1; i >= 0; i--)
         {
-            while (x.Levels[i].Forward is { } f && traversed + x.Levels[i].Span <= target)
+            while (x[i].Forward is { } f && traversed + x[i].Span <= target)
             {
-                traversed += x.Levels[i].Span;
+                traversed += x[i].Span;
                 x = f;
             }
             if (traversed == target) return x;
@@ -191,9 +217,9 @@ internal sealed class ZSkipList
         var x = _header;
         for (int i = _level - 1; i >= 0; i--)
         {
-            while (x.Levels[i].Forward is { } f && !reached(state, f.Score, f.Member))
+            while (x[i].Forward is { } f && !reached(state, f.Score, f.Member))
             {
-                rank += x.Levels[i].Span;
+                rank += x[i].Span;
                 x = f;
             }
         }
