@@ -15,6 +15,7 @@ if ((${#need[@]})); then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
 fi
+# Test projects run one after another (-m:1): each starts real servers, and 2 cores are shared.
 # The Debian package may start a system redis on 6379; tests pick their own ports, so it is harmless.
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
@@ -22,7 +23,7 @@ dotnet build Systems.slnx -c Release -nologo -v q
 
 log=$(mktemp)
 set +e
-dotnet test Systems.slnx -c Release --no-build -nologo --logger "console;verbosity=normal" 2>&1 | tee "$log"
+dotnet test Systems.slnx -c Release --no-build -nologo -m:1 --logger "console;verbosity=normal" 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 set -e
 passed=$(grep -oE 'Passed: +[0-9]+' "$log" | awk '{s+=$2} END {print s+0}')

@@ -67,6 +67,12 @@ public static class Dispatcher
             return;
         }
         bool isWrite = cmd.Has(CommandFlags.Write);
+        // MISCONF after a failed background save (stop-writes-on-bgsave-error), as processCommand's disk check.
+        if ((isWrite || cmd.Name == "ping") && !c.IsMaster && server.DiskErrorCheck?.Invoke() is { } diskErr)
+        {
+            Reject(c, cmd, diskErr);
+            return;
+        }
         if (isWrite && !c.IsMaster && server.Replication is { } repl)
         {
             var err = repl.CheckWriteAllowed(c);

@@ -34,7 +34,7 @@ public sealed class ServerStartOptions
     public bool WaitReady { get; init; } = true;
 
     /// <summary>How long to wait for readiness. Default 20 s.</summary>
-    public TimeSpan StartTimeout { get; init; } = TimeSpan.FromSeconds(20);
+    public TimeSpan StartTimeout { get; init; } = TimeSpan.FromSeconds(90);
 
     /// <summary>
     /// Add the test defaults (<c>--bind 127.0.0.1 --save "" --appendonly no --daemonize no --logfile ""</c>).
