@@ -5,6 +5,12 @@ using Kv.Server.Host;
 using Microsoft.Extensions.Logging;
 
 // kv-server [config-file] [--name value ...]: the same command line as redis-server (server.c main).
+
+// Run socket continuations on the epoll thread instead of hopping to the thread pool: each request then costs no
+// thread switch, like redis's event loop (measured +15-30% requests/s with redis-benchmark -c 50 at -P 1 and -P 16,
+// docs/BENCHMARKS.md). Must be set before the first socket is created; an explicit setting wins.
+if (Environment.GetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS") is null)
+    Environment.SetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS", "1");
 if (args.Length > 0 && (args[0] is "-v" or "--version"))
 {
     Console.WriteLine($"Redis server v={Kv.Commands.KvVersion.RedisVersion} sha=00000000:0 malloc=dotnet bits=64 build=kv-server");
