@@ -98,8 +98,8 @@ catch (SocketException e)
 log.LogInformation("Running mode=standalone, port={Port}.", server.Port);
 log.LogInformation("Ready to accept connections");
 
-using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx => { ctx.Cancel = true; _ = Task.Run(() => server.RequestShutdown("SIGTERM")); });
-using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, ctx => { ctx.Cancel = true; _ = Task.Run(() => server.RequestShutdown("SIGINT")); });
+using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx => { ctx.Cancel = true; server.RequestShutdown("SIGTERM"); });
+using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, ctx => { ctx.Cancel = true; server.RequestShutdown("SIGINT"); });
 await server.ShutdownRequested.Task;
 log.LogWarning("Redis is now ready to exit, bye bye...");
 return 0;

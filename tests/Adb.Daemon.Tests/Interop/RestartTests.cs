@@ -66,8 +66,16 @@ public class RestartTests
         await env.ConnectAsync();
         var r = env.Adb("reboot");
         Assert.Equal(0, r.ExitCode);
-        await env.WaitForStateAsync("device");
-        Assert.Equal("back\n", env.Adb("shell", "echo back").Stdout);
+        // Right after the reboot Debian's server may still list the old transport as "device" for a moment, so
+        // retry the shell (bounded) until the restarted daemon answers it.
+        string got = "";
+        for (int i = 0; i < 50 && got != "back\n"; i++)
+        {
+            await env.WaitForStateAsync("device");
+            got = env.Adb("shell", "echo back").Stdout;
+            if (got != "back\n") await Task.Delay(200);
+        }
+        Assert.Equal("back\n", got);
         Assert.Contains("restarting: reboot: requested", env.DaemonLogText());
     }
 
