@@ -69,6 +69,19 @@ public class PropagationTests(KvMasterRedisReplicaFixture f, ITestOutputHelper o
         Assert.True(diffs.Count == 0 && da.AsSpan().SequenceEqual(db), "replica differs:\n" + string.Join('\n', diffs) + $"\nmaster {S(da)} replica {S(db)}");
     }
 
+    /// <summary>Waits until INFO clients reports <paramref name="n"/> blocked clients, so the blocking order is the send order.</summary>
+    private static async Task WaitBlockedAsync(RespClient c, int n)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (true)
+        {
+            var info = Encoding.ASCII.GetString(await c.CommandAsync("INFO", "clients"));
+            if (info.Contains($"blocked_clients:{n}\r\n")) return;
+            Assert.True(DateTime.UtcNow < deadline, $"blocked_clients never reached {n}: {info}");
+            await Task.Delay(10);
+        }
+    }
+
     private static async Task RunAsync(RespClient c, string script)
     {
         foreach (var raw in script.Split('\n'))
@@ -139,8 +152,11 @@ public class PropagationTests(KvMasterRedisReplicaFixture f, ITestOutputHelper o
         using var b2 = await f.Master.ConnectAsync();
         using var b3 = await f.Master.ConnectAsync();
         await b1.SendAsync("BLPOP", "q1", "q2", "0");
+        await WaitBlockedAsync(m, 1);
         await b2.SendAsync("BLMOVE", "q2", "dst", "RIGHT", "LEFT", "0");
+        await WaitBlockedAsync(m, 2);
         await b3.SendAsync("BZPOPMIN", "zq", "0");
+        await WaitBlockedAsync(m, 3);
         Assert.Null(await b1.TryReadReplyAsync(TimeSpan.FromMilliseconds(200)));
         await RunAsync(m, """
             RPUSH q2 a b c
@@ -150,8 +166,9 @@ public class PropagationTests(KvMasterRedisReplicaFixture f, ITestOutputHelper o
         Assert.Equal("$1\r\nc\r\n", Encoding.ASCII.GetString(await b2.ReadReplyAsync()));
         Assert.Equal("*3\r\n$2\r\nzq\r\n$1\r\nn\r\n$1\r\n1\r\n", Encoding.ASCII.GetString(await b3.ReadReplyAsync()));
         await b1.SendAsync("BRPOPLPUSH", "q3", "dst", "0");
+        await WaitBlockedAsync(m, 1);
         await b2.SendAsync("BRPOP", "q3", "0");
-        await Task.Delay(100);
+        await WaitBlockedAsync(m, 2);
         await RunAsync(m, """
             MULTI
             RPUSH q3 x y
