@@ -35,22 +35,4 @@ public static class Numbers
 
     /// <summary>ASCII bytes of a long's decimal form.</summary>
     public static byte[] LongToBytes(long v) => Encoding.ASCII.GetBytes(v.ToString(CultureInfo.InvariantCulture));
-
-    /// <summary>
-    /// Parses a "long double" as string2ld does (used by INCRBYFLOAT/HINCRBYFLOAT). Kept in <see cref="decimal"/> when
-    /// it fits, which reproduces redis's 80-bit long double results for ordinary inputs.
-    /// </summary>
-    public static bool TryParseLongDouble(ReadOnlySpan<byte> s, out double value) => TryParseDouble(s, out value) && !double.IsInfinity(value);
-
-    /// <summary>
-    /// Formats an INCRBYFLOAT result as ld2string(LD_STR_HUMAN) in 7.0.15: "%.17Lf" then trailing zeros (and the dot)
-    /// removed; integers print without a dot. Computed via decimal to approximate the 80-bit long double.
-    /// </summary>
-    public static string FormatHuman(decimal v)
-    {
-        var s = decimal.Round(v, 17, MidpointRounding.ToEven).ToString("F17", CultureInfo.InvariantCulture);
-        if (s.Contains('.')) s = s.TrimEnd('0').TrimEnd('.');
-        if (s == "-0") s = "0";
-        return s;
-    }
 }
