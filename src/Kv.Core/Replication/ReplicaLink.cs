@@ -61,9 +61,6 @@ public sealed class ReplicaLink
         _cached = cached;
     }
 
-    /// <summary>Send the next PSYNC with the FAILOVER argument (we are the old master handing over).</summary>
-    internal bool FailoverPsync { get; set; }
-
     /// <summary>Master host.</summary>
     public string Host { get; }
 
@@ -212,23 +209,48 @@ public sealed class ReplicaLink
         var rc = await ReadLineAsync().ConfigureAwait(false);
         if (rc.StartsWith('-')) Log.LogInformation("(Non critical) Master does not understand REPLCONF capa: {R}", rc);
 
-        // PSYNC from the cached master, or ? -1.
+        // PSYNC from the cached master, or ? -1; with FAILOVER appended while we hand over as the old master.
         CachedMaster? cached;
-        lock (_server.ExecLock) cached = _cached;
-        if (cached is not null)
+        bool failover;
+        lock (_server.ExecLock) { cached = _cached; failover = _m.FailoverInProgress; }
+        string psyncId = cached?.ReplId ?? "?";
+        string psyncOff = cached is null ? "-1" : (cached.Offset + 1).ToString(CultureInfo.InvariantCulture);
+        if (cached is not null) Log.LogInformation("Trying a partial resynchronization (request {Id}:{Off}).", psyncId, psyncOff);
+        else Log.LogInformation("Partial resynchronization not possible (no cached master)");
+        try
         {
-            Log.LogInformation("Trying a partial resynchronization (request {Id}:{Off}).", cached.ReplId, cached.Offset + 1);
-            bool failover;
-            lock (_server.ExecLock) { failover = FailoverPsync; FailoverPsync = false; }
-            var off1 = (cached.Offset + 1).ToString(CultureInfo.InvariantCulture);
-            await SendAsync(failover ? Cmd("PSYNC", cached.ReplId, off1, "FAILOVER") : Cmd("PSYNC", cached.ReplId, off1)).ConfigureAwait(false);
+            await SendAsync(failover ? Cmd("PSYNC", psyncId, psyncOff, "FAILOVER") : Cmd("PSYNC", psyncId, psyncOff)).ConfigureAwait(false);
         }
-        else
+        catch (Exception) when (failover)
         {
-            Log.LogInformation("Partial resynchronization not possible (no cached master)");
-            await SendAsync(Cmd("PSYNC", "?", "-1")).ConfigureAwait(false);
+            lock (_server.ExecLock) if (!_stopped) _m.FailoverPsyncResult(false, "Write error to failover target");
+            throw;
         }
-        var reply = await ReadLineAsync(skipEmpty: true).ConfigureAwait(false);
+        string reply;
+        try
+        {
+            reply = await ReadLineAsync(skipEmpty: true).ConfigureAwait(false);
+        }
+        catch (Exception) when (failover)
+        {
+            lock (_server.ExecLock) if (!_stopped) _m.FailoverPsyncResult(false, "Failover target rejected psync request");
+            throw;
+        }
+        if (failover)
+        {
+            // A planned failover expects +CONTINUE; a full resync is also acceptable (syncWithMaster).
+            bool ok = reply.StartsWith("+CONTINUE", StringComparison.Ordinal) || reply.StartsWith("+FULLRESYNC", StringComparison.Ordinal);
+            lock (_server.ExecLock)
+            {
+                if (_stopped) return false;
+                _m.FailoverPsyncResult(ok, "Failover target rejected psync request");
+                if (!ok)
+                {
+                    Log.LogWarning("Failover target answered PSYNC FAILOVER with: {Reply}", reply);
+                    return false;
+                }
+            }
+        }
         if (reply.StartsWith("+FULLRESYNC", StringComparison.Ordinal))
         {
             var parts = reply.Split(' ');

@@ -121,6 +121,28 @@ public sealed partial class ReplicationManager
     {
         var c = ctx.Client;
         if (c.IsReplica) return; // already a replica: ignore
+        if (psync && ctx.Argc > 3 && ctx.ArgIs(3, "failover"))
+        {
+            // Coordinated failover: our master asks us to take over (7.0 syncCommand "PSYNC replid offset FAILOVER").
+            _server.Log.LogWarning("Failover request received for replid {Id}.", ctx.ArgString(1));
+            if (Link is null)
+            {
+                ctx.Error("ERR PSYNC FAILOVER can't be sent to a master.");
+                return;
+            }
+            if (ctx.ArgString(1) != ReplId)
+            {
+                ctx.Error("ERR PSYNC FAILOVER replid must match my replid.");
+                return;
+            }
+            Promote();
+            _server.Log.LogInformation("MASTER MODE enabled (failover request from 'id={Id} addr={Addr}')", c.Id, c.Address);
+        }
+        if (_foState != FailoverState.None)
+        {
+            ctx.Error("NOMASTERLINK Can't SYNC while failing over");
+            return;
+        }
         if (Link is not null && !Link.IsConnected)
         {
             ctx.Error("NOMASTERLINK Can't SYNC while not connected with my master");
@@ -140,22 +162,6 @@ public sealed partial class ReplicationManager
             c.Out.Clear();
         }
         _server.Log.LogInformation("Replica {Ip}:{Port} asks for synchronization", p.Ip, p.ListeningPort);
-        if (psync && ctx.Argc > 3)
-        {
-            if (!ctx.ArgIs(3, "failover"))
-            {
-                ctx.SyntaxError();
-                return;
-            }
-            // Coordinated failover: our master asks us to take over (7.0 syncCommand "PSYNC ... FAILOVER").
-            if (Link is null || ctx.ArgString(1) != ReplId)
-            {
-                ctx.Error("ERR PSYNC FAILOVER replid must match my replid.");
-                return;
-            }
-            _server.Log.LogWarning("Failover request received for replid {Id}.", ReplId);
-            Promote();
-        }
         if (psync)
         {
             var reqId = ctx.ArgString(1);
@@ -372,7 +378,7 @@ public sealed partial class ReplicationManager
         ctx.BlockOnKeys([], 0);
         _waiters.Add(new WaitEntry { Client = c, Offset = woff, NumReplicas = num, DeadlineMs = timeout == 0 ? 0 : KvServer.UnixMs() + timeout });
         // One GETACK per burst of WAITs (7.0 sends it once per event-loop iteration from beforeSleep).
-        if (KvServer.UnixMs() - _lastGetAckMs >= 10) SendGetAck();
+        if (KvServer.UnixMs() - _lastGetAckMs >= 10 && !_server.WritesPaused) SendGetAck();
         else _getAckPending = true;
     }
 
@@ -421,6 +427,11 @@ public sealed partial class ReplicationManager
     internal void ReplicaOf(CommandContext ctx)
     {
         var c = ctx.Client;
+        if (_foState != FailoverState.None)
+        {
+            ctx.Error("ERR REPLICAOF not allowed while failing over.");
+            return;
+        }
         if (ctx.ArgIs(1, "no") && ctx.ArgIs(2, "one"))
         {
             if (Link is not null)
@@ -454,7 +465,7 @@ public sealed partial class ReplicationManager
     }
 
     /// <summary>replicationSetMaster: become (or switch to being) a replica of host:port.</summary>
-    internal void SetMaster(string host, int port, bool start = true, bool failover = false)
+    internal void SetMaster(string host, int port, bool start = true)
     {
         bool wasMaster = Link is null;
         ReplicaLink.CachedMaster? cached = null;
@@ -466,19 +477,11 @@ public sealed partial class ReplicationManager
         {
             // replicationCacheMasterUsingMyself: our own history lets us PSYNC the new master.
             if (Buffer.HasBacklog) cached = new ReplicaLink.CachedMaster(ReplId, Buffer.MasterReplOffset, 0);
-            // Blocked WAIT clients are released.
-            foreach (var w in _waiters.ToArray())
-            {
-                if (w.Client.IsClosed || w.Client.BlockedState is null) continue;
-                _server.Blocking.Unblock(w.Client, false, true);
-                w.Client.Out.Error("UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)");
-                w.Client.ScheduleFlush();
-            }
-            _waiters.Clear();
         }
         _ = wasMaster;
+        DisconnectBlockedClients();
         _server.IsReplica = true;
-        Link = new ReplicaLink(this, host, port, cached) { FailoverPsync = failover };
+        Link = new ReplicaLink(this, host, port, cached);
         if (start) Link.Start();
     }
 
@@ -518,105 +521,5 @@ public sealed partial class ReplicationManager
     {
         var o = offset.ToString(CultureInfo.InvariantCulture);
         return Encoding.ASCII.GetBytes($"*3\r\n$8\r\nREPLCONF\r\n$3\r\nACK\r\n${o.Length}\r\n{o}\r\n");
-    }
-
-    /// <summary>FAILOVER [TO host port [FORCE]] [ABORT] [TIMEOUT ms] (failoverCommand): argument checks of 7.0.15.</summary>
-    internal void Failover(CommandContext ctx)
-    {
-        if (Link is not null)
-        {
-            ctx.Error("ERR FAILOVER is not valid when server is a replica.");
-            return;
-        }
-        bool abort = false, force = false;
-        string? host = null;
-        long port = 0, timeout = 0;
-        for (int i = 1; i < ctx.Argc; i++)
-        {
-            if (ctx.ArgIs(i, "to") && i + 2 < ctx.Argc && host is null)
-            {
-                host = ctx.ArgString(i + 1);
-                if (!long.TryParse(ctx.ArgString(i + 2), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out port) || port < 0 || port > 65535)
-                {
-                    ctx.Error("ERR Invalid port");
-                    return;
-                }
-                i += 2;
-            }
-            else if (ctx.ArgIs(i, "timeout") && i + 1 < ctx.Argc && timeout == 0)
-            {
-                if (!long.TryParse(ctx.ArgString(i + 1), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out timeout) || timeout <= 0)
-                {
-                    ctx.Error("ERR FAILOVER timeout must be greater than 0");
-                    return;
-                }
-                i++;
-            }
-            else if (ctx.ArgIs(i, "force") && !force) force = true;
-            else if (ctx.ArgIs(i, "abort") && !abort) abort = true;
-            else
-            {
-                ctx.SyntaxError();
-                return;
-            }
-        }
-        if (abort)
-        {
-            if (host is not null || force || timeout != 0)
-            {
-                ctx.Error("ERR FAILOVER ABORT cannot be used with other arguments.");
-                return;
-            }
-            ctx.Error("ERR No failover in progress.");
-            return;
-        }
-        if (force && (timeout == 0 || host is null))
-        {
-            ctx.Error("ERR FAILOVER with force option requires both a timeout and target HOST and IP.");
-            return;
-        }
-        var online = Replicas.Where(r => r.State == ReplicaSyncState.Online).ToList();
-        if (online.Count == 0)
-        {
-            ctx.Error("ERR FAILOVER requires connected replicas.");
-            return;
-        }
-        ReplicaPeer? target = host is null ? online[0] : Replicas.FirstOrDefault(r => r.Ip == host && r.ListeningPort == port);
-        if (target is null)
-        {
-            ctx.Error("ERR FAILOVER target HOST and PORT is not a replica.");
-            return;
-        }
-        if (target.State != ReplicaSyncState.Online)
-        {
-            ctx.Error("ERR FAILOVER target replica is not online.");
-            return;
-        }
-        // Coordinated switch: the target has every byte once its ACK reaches our offset; we then become its
-        // replica and PSYNC it (it accepts through replid2 after promoting itself).
-        ctx.Reply.Ok();
-        _failoverTarget = (target.Ip, target.ListeningPort, Buffer.MasterReplOffset, timeout == 0 ? 0 : KvServer.UnixMs() + timeout, force);
-        _getAckPending = true;
-    }
-
-    private (string Host, int Port, long Offset, long DeadlineMs, bool Force)? _failoverTarget;
-
-    private void FailoverCron(long nowMs)
-    {
-        if (_failoverTarget is not { } f) return;
-        var target = Replicas.FirstOrDefault(r => r.Ip == f.Host && r.ListeningPort == f.Port);
-        bool timedOut = f.DeadlineMs > 0 && nowMs >= f.DeadlineMs;
-        if (target is null || (timedOut && !f.Force))
-        {
-            _server.Log.LogWarning("FAILOVER to {Host}:{Port} aborted", f.Host, f.Port);
-            _failoverTarget = null;
-            return;
-        }
-        if (target.AckOffset >= Buffer.MasterReplOffset || timedOut)
-        {
-            _failoverTarget = null;
-            _server.Log.LogInformation("Failover target {Host}:{Port} is synced, failing over.", f.Host, f.Port);
-            SetMaster(f.Host, f.Port, failover: true);
-        }
     }
 }

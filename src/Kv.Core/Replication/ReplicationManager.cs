@@ -292,8 +292,9 @@ public sealed partial class ReplicationManager : IServerExtension, IPropagationS
     public void Cron(long nowMs)
     {
         CheckWaitTimeouts(nowMs);
-        FailoverCron(nowMs);
-        if (_getAckPending) SendGetAck();
+        UpdateFailoverStatus(nowMs);
+        // No GETACK while writes are paused: it would move the offset the failover waits for.
+        if (_getAckPending && !_server.WritesPaused) SendGetAck();
         if (nowMs / 1000 == _lastSecond) return;
         _lastSecond = nowMs / 1000;
         _cronLoops++;
@@ -306,7 +307,9 @@ public sealed partial class ReplicationManager : IServerExtension, IPropagationS
         var cfg = _server.Config;
         // PING the replicas every repl-ping-replica-period seconds, through the buffer (counted in the offset).
         long period = Math.Max(1, cfg.GetLong("repl-ping-replica-period"));
-        if (Link is null && Replicas.Count > 0 && _cronLoops % period == 0) FeedStream(PingCmd);
+        // 7.0 skips it during a FAILOVER with a TIMEOUT (manual_failover_in_progress), so the target can catch up.
+        bool failoverPause = _foState != FailoverState.None && _foEndMs != 0;
+        if (Link is null && Replicas.Count > 0 && _cronLoops % period == 0 && !failoverPause) FeedStream(PingCmd);
         // Keepalive newlines to replicas waiting for a snapshot (and disk-mode ones while it is written).
         foreach (var r in Replicas)
         {
@@ -411,7 +414,7 @@ public sealed partial class ReplicationManager : IServerExtension, IPropagationS
               .Append(",state=").Append(StateName(r.State)).Append(",offset=").Append(r.AckOffset)
               .Append(",lag=").Append(lag).Append("\r\n");
         }
-        sb.Append("master_failover_state:").Append(_failoverTarget is null ? "no-failover" : "waiting-for-sync").Append("\r\n")
+        sb.Append("master_failover_state:").Append(FailoverStateName).Append("\r\n")
           .Append("master_replid:").Append(ReplId).Append("\r\n")
           .Append("master_replid2:").Append(ReplId2).Append("\r\n")
           .Append("master_repl_offset:").Append(Buffer.MasterReplOffset).Append("\r\n")
