@@ -138,7 +138,7 @@ public sealed partial class ClientSession
                 {
                     // Blocked: wake on either new input (kept for later) or the unblock.
                     await Task.WhenAny(recv, ub.Task).ConfigureAwait(false);
-                    if (!recv.IsCompleted) { _unblocked = null; await ProcessAndSendAsync().ConfigureAwait(false); continue; }
+                    if (!recv.IsCompleted) { Interlocked.CompareExchange(ref _unblocked, null, ub); await ProcessAndSendAsync().ConfigureAwait(false); continue; }
                 }
                 int n = await recv.ConfigureAwait(false);
                 recv = null;

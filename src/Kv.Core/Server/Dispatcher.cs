@@ -97,6 +97,7 @@ public static class Dispatcher
             Reject(c, cmd, Errors.Loading);
             return;
         }
+        if (server.WritesPaused && server.Replication!.PostponeIfPaused(c, cmd, req)) return; // FAILOVER write pause
         if (c.MultiQueue is not null && cmd.Name is not ("exec" or "discard" or "multi" or "watch" or "quit" or "reset"))
         {
             var argv = new byte[req.Count][];
