@@ -140,6 +140,12 @@ public sealed class CommandContext
     /// <summary>Marks a list/zset key as ready for clients blocked on it (signalKeyAsReady).</summary>
     public void SignalKeyAsReady(RedisDb db, ReadOnlySpan<byte> key) => Server.Blocking.SignalReady(db.Id, key);
 
+    /// <summary>
+    /// dbAdd's signalKeyAsReady (7.0.15): after <paramref name="key"/> was created in <paramref name="db"/> holding
+    /// <paramref name="value"/>, clients blocked on it are served if the value is a list or a sorted set.
+    /// </summary>
+    public void SignalKeyAdded(RedisDb db, ReadOnlySpan<byte> key, object? value) => Server.Blocking.SignalAdded(db.Id, key, value);
+
     /// <summary>Replies with a Redis error (text includes the code, e.g. "ERR syntax error").</summary>
     public void Error(string text) => Reply.Error(text);
 

@@ -111,6 +111,7 @@ internal static class KeyCommands
         }
         ctx.Db.Delete(src);
         ctx.Db.Set(dst, v);
+        ctx.SignalKeyAdded(ctx.Db, dst, v);
         if (expire >= 0) ctx.Db.SetExpire(dst, expire);
         ctx.KeyModified(src);
         ctx.KeyModified(dst);
@@ -151,6 +152,7 @@ internal static class KeyCommands
             return;
         }
         dst.Set(key, v);
+        ctx.SignalKeyAdded(dst, key, v);
         if (expire >= 0) dst.SetExpire(key, expire);
         src.Delete(key);
         ctx.KeyModified(src, key);
@@ -214,6 +216,7 @@ internal static class KeyCommands
         long expire = srcDb.GetExpire(src);
         object copy = v is KvObject o ? o.Clone() : v;
         dstDb.Set(dst, copy);
+        ctx.SignalKeyAdded(dstDb, dst, copy);
         if (expire >= 0) dstDb.SetExpire(dst, expire);
         ctx.KeyModified(dstDb, dst);
         ctx.Dirty();

@@ -143,6 +143,8 @@ internal static class ServerCommands
             ctx.Server.Watches.TouchDbWhere((int)a, k => da.Main.TryGetValue(k, out _) || db2.Main.TryGetValue(k, out _));
             ctx.Server.Watches.TouchDbWhere((int)b, k => da.Main.TryGetValue(k, out _) || db2.Main.TryGetValue(k, out _));
             dbs[a].SwapWith(dbs[b]);
+            ctx.Server.Blocking.ScanDatabaseForReadyKeys((int)a, dbs[a]);
+            ctx.Server.Blocking.ScanDatabaseForReadyKeys((int)b, dbs[b]);
         }
         ctx.Dirty();
         ctx.Reply.Ok();

@@ -504,9 +504,10 @@ internal static class ZSetCommands
             foreach (var (m, s) in items) dst.Add(m, s, KvZSet.AddFlags.None, lim.ZSetEntries, lim.ZSetValue, out _);
         if (dst.Count > 0)
         {
-            ctx.Db.Set(dstKey, dst);
+            // setKey: lookupKeyWrite, then dbAdd (signals waiters) or dbOverwrite (does not).
+            ctx.ExpireIfNeeded(ctx.Db, dstKey);
+            if (ctx.Db.Set(dstKey, dst)) ctx.SignalKeyAdded(ctx.Db, dstKey, dst);
             ctx.KeyModified(dstKey);
-            ctx.SignalKeyAsReady(ctx.Db, dstKey);
             ctx.Reply.Integer(dst.Count);
             ctx.Dirty();
         }
@@ -858,9 +859,10 @@ internal static class ZSetCommands
             {
                 var lim = TypeLimits.Of(ctx);
                 dst.ConvertToPackedIfSmall(lim.ZSetEntries, lim.ZSetValue);
-                ctx.Db.Set(dstKey, dst);
+                // setKey: lookupKeyWrite, then dbAdd (signals waiters) or dbOverwrite (does not).
+                ctx.ExpireIfNeeded(ctx.Db, dstKey);
+                if (ctx.Db.Set(dstKey, dst)) ctx.SignalKeyAdded(ctx.Db, dstKey, dst);
                 ctx.KeyModified(dstKey);
-                ctx.SignalKeyAsReady(ctx.Db, dstKey);
                 ctx.Reply.Integer(dst.Count);
                 ctx.Dirty();
             }

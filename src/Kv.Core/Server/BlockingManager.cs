@@ -71,6 +71,31 @@ public sealed class BlockingManager(KvServer server)
         _ready.Add((db, key.ToArray()));
     }
 
+    /// <summary>
+    /// signalKeyAsReady as dbAdd calls it in 7.0.15: only a value of a type that can unblock someone (list, sorted
+    /// set) marks the key ready. Used by every path that creates a key: RENAME/RENAMENX, MOVE, COPY, pushes, *STORE.
+    /// </summary>
+    public void SignalAdded(int db, ReadOnlySpan<byte> key, object? value)
+    {
+        if (value is Kv.Storage.KvList or Kv.Storage.KvZSet) SignalReady(db, key);
+    }
+
+    /// <summary>
+    /// scanDatabaseForReadyKeys (db.c 7.0.15), run by SWAPDB for both databases after the swap and by a full-sync
+    /// load: every key of database <paramref name="dbId"/> that has waiters and now holds a list or sorted set in
+    /// <paramref name="data"/> is marked ready (blocked clients stay in their database; the data moved).
+    /// </summary>
+    public void ScanDatabaseForReadyKeys(int dbId, Kv.Storage.RedisDb data)
+    {
+        if (_waiters.Count == 0) return;
+        foreach (var (db, k) in _waiters.Keys.ToArray())
+        {
+            if (db != dbId) continue;
+            var key = Convert.FromBase64String(k);
+            SignalAdded(dbId, key, data.Get(key));
+        }
+    }
+
     /// <summary>Serves waiters of ready keys (handleClientsBlockedOnKeys).</summary>
     public void HandleReadyKeys()
     {
