@@ -192,28 +192,3 @@ public class ReplicationEdgeTests(ITestOutputHelper output)
         }
     }
 }
-
-/// <summary>FAILOVER between kv and redis-server 7.0.15.</summary>
-[Collection("replication")]
-public class ReplicationFailoverTests(ITestOutputHelper output)
-{
-    [Fact]
-    public async Task FailoverHandsOverToTheReplica()
-    {
-        await using var env = new ReplEnv(output);
-        var master = await env.KvAsync();
-        Assert.Equal("ERR FAILOVER requires connected replicas.", await ReplEnv.TextAsync(master, "FAILOVER"));
-        Assert.Equal("ERR FAILOVER with force option requires both a timeout and target HOST and IP.", await ReplEnv.TextAsync(master, "FAILOVER", "FORCE"));
-        await ReplEnv.PopulateAsync(master, "f", 30);
-        var replica = await env.RedisAsync("--replicaof", "127.0.0.1", master.Port.ToString());
-        await env.WaitInSyncAsync(master, replica);
-        Assert.Equal("OK", await ReplEnv.TextAsync(master, "FAILOVER", "TO", "127.0.0.1", replica.Port.ToString(), "TIMEOUT", "5000"));
-        await env.WaitAsync(async () => (await ReplEnv.InfoAsync(replica, "replication"))["role"] == "master"
-                                        && (await ReplEnv.InfoAsync(master, "replication")).GetValueOrDefault("master_link_status") == "up", "roles swapped");
-        await ReplEnv.CmdAsync(replica, "SET", "after-failover", "1");
-        await env.WaitInSyncAsync(replica, master);
-        await env.AssertSameDataAsync(master, replica);
-        var st = await ReplEnv.InfoAsync(replica, "stats");
-        Assert.Equal("1", st["sync_partial_ok"]);
-    }
-}
