@@ -387,7 +387,16 @@ public sealed class ReplicaLink
         {
             if (_stopped) return;
             Log.LogInformation("MASTER <-> REPLICA sync: Flushing old data");
-            for (int i = 0; i < n; i++) _server.Databases[i].SwapWith(fresh[i]);
+            // WATCHed keys (touchAllWatchedKeysInDb): with repl-diskless-load swapdb redis swaps the loaded db in
+            // and touches keys present in either; otherwise it empties the old dataset first (emptyData), which
+            // touches the keys that existed in it. Loading itself touches nothing.
+            bool swapdb = _server.Config.Get("repl-diskless-load") == "swapdb";
+            for (int i = 0; i < n; i++)
+            {
+                RedisDb old = _server.Databases[i], loaded = fresh[i];
+                _server.Watches.TouchDbWhere(i, k => old.Main.TryGetValue(k, out _) || (swapdb && loaded.Main.TryGetValue(k, out _)));
+                old.SwapWith(loaded);
+            }
             _m.AdoptMaster(replId, offset);
             int db = info.StreamDb >= 0 && info.StreamDb < n ? info.StreamDb : 0;
             CreateMasterClient(offset, db);
