@@ -236,7 +236,7 @@ internal sealed partial class CommandLine
             long baseBytes = tr.BytesDone;
             try
             {
-                await using (var fs = new FileStream(tmp, inPlace ? FileMode.Open : FileMode.Create, FileAccess.Write, FileShare.ReadWrite, 1 << 16))
+                await using (var fs = new FileStream(tmp, inPlace ? FileMode.Open : FileMode.Create, FileAccess.Write, FileShare.ReadWrite, 1))
                 {
                     fail = await sc.RecvAsync(remote, fs, done => tr.Progress(remote, done, (long)st.Size, baseBytes));
                 }

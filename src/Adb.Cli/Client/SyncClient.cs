@@ -28,7 +28,11 @@ internal readonly record struct RemoteDent(string Name, uint Mode, ulong Size, l
 /// hops of async continuations on the hot DATA loop (measured: about 2x on loopback).</remarks>
 internal sealed class SyncClient(Stream s, bool statV2, bool lsV2) : IDisposable
 {
-    private readonly BufferedStream _in = new(s, 1 << 20);
+    /// <summary>Receive buffer: bytes [<see cref="_pos"/>, <see cref="_end"/>) are read but not consumed yet.</summary>
+    private readonly byte[] _rbuf = new byte[RecvBuffer];
+    private int _pos, _end;
+    /// <summary>Size of the receive buffer, in bytes: one recv takes up to this much (RECV parses DATA records in place).</summary>
+    public const int RecvBuffer = 1 << 20;
     /// <summary>DATA payload size we send: 64 KiB minus the 8-byte header, as Debian's client.</summary>
     public const int DataChunk = SyncProtocol.DataMax - SyncProtocol.RequestSize;
 
@@ -142,28 +146,90 @@ internal sealed class SyncClient(Stream s, bool statV2, bool lsV2) : IDisposable
     /// Receives <paramref name="remote"/> into <paramref name="destination"/>. Returns null on success, the FAIL
     /// message otherwise.
     /// </summary>
+    /// <remarks>
+    /// DATA records are parsed in place in the receive buffer: each recv brings up to 1 MiB (about 16 records) and
+    /// their payloads go to the file in one gathered write (pwritev) straight from that buffer, so every byte is
+    /// copied only by the kernel (socket → buffer → page cache), as AOSP's client, but with ~1 recv and 1 write
+    /// per MiB instead of its 2 reads and 1 write per 64 KiB record.
+    /// </remarks>
     public async Task<string?> RecvAsync(string remote, Stream destination, Action<long>? progress)
     {
         Write(SyncProtocol.Request(SyncCommand.RECV, remote));
-        byte[] data = new byte[SyncProtocol.DataMax];
+        var fs = destination as FileStream;
+        // Gathered positional writes only for regular files opened at offset 0 (FIFOs and devices: plain writes).
+        Microsoft.Win32.SafeHandles.SafeFileHandle? handle = fs is { CanSeek: true } ? fs.SafeFileHandle : null;
+        long fileOffset = handle != null ? fs!.Position : 0;
+        var segments = new List<ReadOnlyMemory<byte>>(24);
         long got = 0;
+        int remaining = 0; // payload bytes of the current DATA record not seen yet
         while (true)
         {
-            ReadExact(_hdr);
-            var (id, len) = SyncProtocol.ReadHeader(_hdr);
-            if (id == SyncCommand.DONE) return null;
-            if (id == SyncCommand.FAIL)
+            if (_pos == _end) { _pos = _end = 0; }
+            else if (remaining == 0 && _end - _pos < SyncProtocol.RequestSize && _pos > 0)
             {
-                byte[] msg = new byte[len];
-                ReadExact(msg);
-                return Encoding.UTF8.GetString(msg);
+                // A partial record header at the end of the buffer: move it to the front.
+                _rbuf.AsSpan(_pos, _end - _pos).CopyTo(_rbuf);
+                _end -= _pos;
+                _pos = 0;
             }
-            if (id != SyncCommand.DATA) throw new AdbException($"protocol fault: unexpected RECV record {SyncCommand.Name(id)}");
-            if (len > SyncProtocol.DataMax) throw new AdbException($"protocol fault: DATA of {len} bytes");
-            ReadExact(data.AsMemory(0, (int)len));
-            destination.Write(data, 0, (int)len);
-            got += len;
-            progress?.Invoke(got);
+            if (_pos == _end || (remaining == 0 && _end - _pos < SyncProtocol.RequestSize)) Fill();
+            segments.Clear();
+            long before = got;
+            bool done = false;
+            while (_pos < _end)
+            {
+                if (remaining > 0)
+                {
+                    int take = Math.Min(remaining, _end - _pos);
+                    segments.Add(_rbuf.AsMemory(_pos, take));
+                    _pos += take;
+                    remaining -= take;
+                    got += take;
+                    continue;
+                }
+                if (_end - _pos < SyncProtocol.RequestSize) break;
+                var (id, len) = SyncProtocol.ReadHeader(_rbuf.AsSpan(_pos));
+                if (id == SyncCommand.DATA)
+                {
+                    if (len > SyncProtocol.DataMax) throw new AdbException($"protocol fault: DATA of {len} bytes");
+                    _pos += SyncProtocol.RequestSize;
+                    remaining = (int)len;
+                    continue;
+                }
+                if (id == SyncCommand.DONE) { _pos += SyncProtocol.RequestSize; done = true; break; }
+                // FAIL or a fault: write what came before it, then handle it below.
+                break;
+            }
+            if (segments.Count > 0)
+            {
+                if (handle != null)
+                {
+                    RandomAccess.Write(handle, segments, fileOffset);
+                    fileOffset += got - before;
+                }
+                else foreach (var seg in segments) destination.Write(seg.Span);
+                progress?.Invoke(got);
+            }
+            if (done)
+            {
+                if (handle != null) fs!.Position = fileOffset;
+                return null;
+            }
+            if (remaining == 0 && _end - _pos >= SyncProtocol.RequestSize)
+            {
+                var (id, len) = SyncProtocol.ReadHeader(_rbuf.AsSpan(_pos));
+                if (id == SyncCommand.FAIL)
+                {
+                    _pos += SyncProtocol.RequestSize;
+                    if (len > SyncProtocol.DataMax) throw new AdbException($"protocol fault: FAIL message of {len} bytes");
+                    byte[] msg = new byte[len];
+                    ReadExact(msg);
+                    if (handle != null) fs!.Position = fileOffset;
+                    return Encoding.UTF8.GetString(msg);
+                }
+                if (id != SyncCommand.DATA && id != SyncCommand.DONE)
+                    throw new AdbException($"protocol fault: unexpected RECV record {SyncCommand.Name(id)}");
+            }
         }
     }
 
@@ -180,11 +246,41 @@ internal sealed class SyncClient(Stream s, bool statV2, bool lsV2) : IDisposable
 
     private void ReadExact(Span<byte> m)
     {
-        try { _in.ReadExactly(m); }
-        catch (Exception e) when (e is EndOfStreamException or IOException)
+        while (m.Length > 0)
         {
-            throw new AdbException("protocol fault: connection closed by the device");
+            if (_pos == _end)
+            {
+                _pos = _end = 0;
+                // Large reads bypass the buffer.
+                if (m.Length >= _rbuf.Length) { int n = Receive(m); m = m[n..]; continue; }
+                Fill();
+            }
+            int take = Math.Min(m.Length, _end - _pos);
+            _rbuf.AsSpan(_pos, take).CopyTo(m);
+            _pos += take;
+            m = m[take..];
         }
+    }
+
+    /// <summary>Reads at least one more byte into the receive buffer (after <see cref="_end"/>).</summary>
+    private void Fill()
+    {
+        if (_end == _rbuf.Length)
+        {
+            _rbuf.AsSpan(_pos, _end - _pos).CopyTo(_rbuf);
+            _end -= _pos;
+            _pos = 0;
+        }
+        _end += Receive(_rbuf.AsSpan(_end));
+    }
+
+    private int Receive(Span<byte> m)
+    {
+        int n;
+        try { n = s.Read(m); }
+        catch (IOException) { n = 0; }
+        if (n == 0) throw new AdbException("protocol fault: connection closed by the device");
+        return n;
     }
 
     private void Write(ReadOnlyMemory<byte> m) => s.Write(m.Span);

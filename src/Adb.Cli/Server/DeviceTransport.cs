@@ -15,10 +15,9 @@ internal sealed partial class DeviceTransport : IAsyncDisposable
     private readonly AdbServer _server;
     private readonly Lock _lock = new();
     private readonly Dictionary<uint, DeviceStream> _streams = [];
-    private readonly SemaphoreSlim _writeLock = new(1, 1);
+    private readonly Lock _writeLock = new();
     private uint _nextLocalId = 1;
     private Socket? _socket;
-    private NetworkStream? _net;
     private uint _version = AdbVersion.Min;
     private int _maxData = AdbVersion.MaxPayloadV1;
     private int _keyIndex;
@@ -96,16 +95,17 @@ internal sealed partial class DeviceTransport : IAsyncDisposable
     private async Task ConnectSocketAsync()
     {
         var s = new Socket(SocketType.Stream, ProtocolType.Tcp);
-        try
-        {
-            using var cts = new CancellationTokenSource(10_000);
-            await s.ConnectAsync(Host, Port, cts.Token);
-        }
-        catch (OperationCanceledException)
+        // A blocking connect on a worker thread, not ConnectAsync: any async operation switches the descriptor to
+        // O_NONBLOCK for good, and the reader thread's blocking recv would then wait through the runtime's epoll
+        // thread (an extra wake-up per read).
+        var connect = Task.Run(() => s.Connect(Host, Port));
+        if (await Task.WhenAny(connect, Task.Delay(10_000)) != connect)
         {
             s.Dispose();
+            _ = connect.ContinueWith(t => _ = t.Exception);
             throw new SocketException((int)SocketError.TimedOut);
         }
+        try { await connect; }
         catch
         {
             s.Dispose();
@@ -115,7 +115,6 @@ internal sealed partial class DeviceTransport : IAsyncDisposable
         s.SendBufferSize = Math.Max(s.SendBufferSize, 1 << 20);
         s.ReceiveBufferSize = Math.Max(s.ReceiveBufferSize, 1 << 20);
         _socket = s;
-        _net = new NetworkStream(s, ownsSocket: true);
         _version = AdbVersion.Min;
         _maxData = AdbVersion.MaxPayloadV1;
         _keyIndex = 0;
@@ -131,7 +130,7 @@ internal sealed partial class DeviceTransport : IAsyncDisposable
             try
             {
                 await SendCnxnAsync();
-                await ReadLoopAsync();
+                await ReadLoopOnThreadAsync();
             }
             catch (Exception e) when (e is IOException or SocketException or AdbProtocolException or ObjectDisposedException or InvalidOperationException)
             {
@@ -164,10 +163,10 @@ internal sealed partial class DeviceTransport : IAsyncDisposable
 
     private void DropConnection()
     {
-        try { _socket?.Shutdown(SocketShutdown.Both); } catch { }
-        _net?.Dispose();
-        _net = null;
+        var sock = _socket;
         _socket = null;
+        try { sock?.Shutdown(SocketShutdown.Both); } catch { }
+        sock?.Dispose();
         DeviceStream[] streams;
         lock (_lock)
         {
@@ -201,43 +200,109 @@ internal sealed partial class DeviceTransport : IAsyncDisposable
         return SendPacketAsync(AdbCommand.CNXN, AdbVersion.Current, (uint)AdbVersion.MaxPayload, Encoding.UTF8.GetBytes(banner));
     }
 
-    /// <summary>Sends one packet (header + payload) under the write lock; fills data_check while the version needs it.</summary>
-    internal async Task SendPacketAsync(uint cmd, uint arg0, uint arg1, ReadOnlyMemory<byte> payload)
+    /// <summary>
+    /// Sends one packet (header + payload) under the write lock; fills data_check while the version needs it.
+    /// Synchronous (blocking send on the transport socket, as AOSP's transport write thread); errors come back as
+    /// a faulted task with an <see cref="IOException"/>.
+    /// </summary>
+    internal Task SendPacketAsync(uint cmd, uint arg0, uint arg1, ReadOnlyMemory<byte> payload)
     {
-        var net = _net ?? throw new IOException("transport offline");
-        await _writeLock.WaitAsync();
         try
         {
-            await AdbPacketIO.WriteAsync(net, cmd, arg0, arg1, payload, AdbVersion.NeedsChecksum(_version));
+            SendPacket(cmd, arg0, arg1, payload.Span);
+            return Task.CompletedTask;
         }
-        finally { _writeLock.Release(); }
+        catch (Exception e) when (e is IOException or SocketException or ObjectDisposedException)
+        {
+            return Task.FromException(e as IOException ?? new IOException(e.Message, e));
+        }
     }
 
-    private async Task ReadLoopAsync()
+    private void SendPacket(uint cmd, uint arg0, uint arg1, ReadOnlySpan<byte> payload)
     {
-        // Buffered reads: one recv often brings a header plus the payload (or several small packets).
-        var net = new BufferedStream(_net!, 1 << 20);
+        var sock = _socket ?? throw new IOException("transport offline");
+        var header = AdbPacketHeader.Create(cmd, arg0, arg1, payload, AdbVersion.NeedsChecksum(_version));
+        // Header and payload in one send when small (one segment, one wake-up of adbd's reader); two otherwise.
+        int total = AdbPacketHeader.Size + payload.Length;
+        byte[]? rented = payload.Length <= 64 * 1024 ? ArrayPool<byte>.Shared.Rent(total) : null;
+        try
+        {
+            lock (_writeLock)
+            {
+                if (rented != null)
+                {
+                    header.WriteTo(rented);
+                    payload.CopyTo(rented.AsSpan(AdbPacketHeader.Size));
+                    SendAll(sock, rented.AsSpan(0, total));
+                }
+                else
+                {
+                    Span<byte> hb = stackalloc byte[AdbPacketHeader.Size];
+                    header.WriteTo(hb);
+                    SendAll(sock, hb);
+                    SendAll(sock, payload);
+                }
+            }
+        }
+        finally
+        {
+            if (rented != null) ArrayPool<byte>.Shared.Return(rented);
+        }
+    }
+
+    private static void SendAll(Socket sock, ReadOnlySpan<byte> data)
+    {
+        while (data.Length > 0)
+        {
+            int n = sock.Send(data, SocketFlags.None, out SocketError err);
+            if (err != SocketError.Success) throw new IOException($"send to device: {err}", new SocketException((int)err));
+            data = data[n..];
+        }
+    }
+
+    /// <summary>Runs <see cref="ReadLoop"/> on a dedicated thread; completes (faulted) when the connection ends.</summary>
+    private Task ReadLoopOnThreadAsync()
+    {
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var sock = _socket ?? throw new IOException("transport offline");
+        var t = new Thread(() =>
+        {
+            try { ReadLoop(sock); done.TrySetResult(); }
+            catch (Exception e) { done.TrySetException(e); }
+        })
+        { IsBackground = true, Name = "adb transport " + Serial };
+        t.Start();
+        return done.Task;
+    }
+
+    /// <summary>
+    /// The transport's reader (AOSP's transport read thread): blocking reads of each header and payload straight
+    /// into a pooled buffer, no copy in between; a WRTE is handed to its stream (which writes it to the local socket
+    /// without blocking) and acknowledged from here, so a pull costs no thread switch per packet in this process.
+    /// </summary>
+    private void ReadLoop(Socket sock)
+    {
         byte[] header = new byte[AdbPacketHeader.Size];
         while (true)
         {
-            if (!await SmartSocket.TryReadExactAsync(net, header)) throw new IOException("EOF");
+            if (!ReceiveAll(sock, header, eofOk: true)) throw new IOException("EOF");
             var h = AdbPacketHeader.Read(header);
             h.Validate(AdbVersion.MaxPayload);
             (uint cmd, uint arg0, uint arg1, int len) = (h.Command, h.Arg0, h.Arg1, (int)h.DataLength);
             byte[] payload = len == 0 ? [] : ArrayPool<byte>.Shared.Rent(len);
-            if (len > 0 && !await SmartSocket.TryReadExactAsync(net, payload.AsMemory(0, len))) throw new IOException("EOF in payload");
             bool returned = false;
             try
             {
+                if (len > 0) ReceiveAll(sock, payload.AsSpan(0, len), eofOk: false);
                 switch (cmd)
                 {
                     case AdbCommand.CNXN: OnCnxn(arg0, arg1, payload.AsSpan(0, len)); break;
-                    case AdbCommand.AUTH: await OnAuthAsync(arg0, payload.AsMemory(0, len)); break;
-                    case AdbCommand.OPEN: await OnOpenAsync(arg0, payload.AsSpan(0, len).ToArray()); break;
+                    case AdbCommand.AUTH: OnAuthAsync(arg0, payload.AsMemory(0, len)).GetAwaiter().GetResult(); break;
+                    case AdbCommand.OPEN: OnOpenAsync(arg0, payload.AsSpan(0, len).ToArray()).GetAwaiter().GetResult(); break;
                     case AdbCommand.OKAY: OnOkay(arg0, arg1); break;
                     case AdbCommand.WRTE:
                         returned = OnWrte(arg0, arg1, payload, len, out var ackStream);
-                        if (ackStream != null) await SendPacketAsync(AdbCommand.OKAY, ackStream.LocalId, ackStream.RemoteId, ReadOnlyMemory<byte>.Empty);
+                        if (ackStream != null) SendPacket(AdbCommand.OKAY, ackStream.LocalId, ackStream.RemoteId, default);
                         break;
                     case AdbCommand.CLSE: OnClse(arg0, arg1); break;
                     default: _server.WriteLog($"{Serial}: ignoring packet {AdbCommand.Name(cmd)}"); break;
@@ -248,6 +313,24 @@ internal sealed partial class DeviceTransport : IAsyncDisposable
                 if (len > 0 && !returned) ArrayPool<byte>.Shared.Return(payload);
             }
         }
+    }
+
+    /// <summary>Blocking read of exactly <paramref name="buf"/>; false on EOF before the first byte when <paramref name="eofOk"/>.</summary>
+    private static bool ReceiveAll(Socket sock, Span<byte> buf, bool eofOk)
+    {
+        int got = 0;
+        while (got < buf.Length)
+        {
+            int n = sock.Receive(buf[got..], SocketFlags.None, out SocketError err);
+            if (err != SocketError.Success) throw new IOException($"receive from device: {err}", new SocketException((int)err));
+            if (n == 0)
+            {
+                if (got == 0 && eofOk) return false;
+                throw new IOException("EOF in packet");
+            }
+            got += n;
+        }
+        return true;
     }
 
     private void OnCnxn(uint version, uint maxData, ReadOnlySpan<byte> banner)
