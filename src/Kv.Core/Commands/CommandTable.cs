@@ -125,11 +125,38 @@ public sealed class CommandTable
     public IReadOnlyCollection<CommandDef> All => _byName.Values;
 
     /// <summary>Adds (or replaces) a top-level command.</summary>
-    public void Add(CommandDef def) => _byName[def.Name] = def;
+    public void Add(CommandDef def)
+    {
+        _byName[def.Name] = def;
+        if (NameKey.TryCreate(System.Text.Encoding.ASCII.GetBytes(def.Name), out var k)) _byKey[k] = def;
+    }
+
+    // Names of up to 16 bytes, lower-cased and packed into two words: one hash of two longs per lookup instead of
+    // widening to chars and a case-insensitive string hash (every request looks its command up).
+    private readonly Dictionary<NameKey, CommandDef> _byKey = [];
+
+    private readonly record struct NameKey(ulong Lo, ulong Hi, int Length)
+    {
+        public static bool TryCreate(ReadOnlySpan<byte> name, out NameKey key)
+        {
+            key = default;
+            if (name.Length > 16) return false;
+            Span<byte> b = stackalloc byte[16];
+            b.Clear();
+            for (int i = 0; i < name.Length; i++)
+            {
+                byte c = name[i];
+                b[i] = c is >= (byte)'A' and <= (byte)'Z' ? (byte)(c | 0x20) : c;
+            }
+            key = new NameKey(BitConverter.ToUInt64(b), BitConverter.ToUInt64(b[8..]), name.Length);
+            return true;
+        }
+    }
 
     /// <summary>Finds a command by its name bytes (case-insensitive ASCII).</summary>
     public CommandDef? Find(ReadOnlySpan<byte> name)
     {
+        if (NameKey.TryCreate(name, out var key)) return _byKey.GetValueOrDefault(key);
         if (name.Length > 64) return null;
         Span<char> chars = stackalloc char[name.Length];
         for (int i = 0; i < name.Length; i++) chars[i] = (char)name[i];

@@ -229,6 +229,9 @@ public sealed partial class ReplicationManager : IServerExtension, IPropagationS
     }
 
     /// <inheritdoc/>
+    public bool Active => Link is null && Buffer.HasBacklog;
+
+    /// <inheritdoc/>
     public void Propagate(IReadOnlyList<(int Db, IReadOnlyList<byte[]> Argv)> ops)
     {
         if (Link is not null || !Buffer.HasBacklog || ops.Count == 0) return;

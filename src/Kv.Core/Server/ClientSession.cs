@@ -129,19 +129,29 @@ public sealed partial class ClientSession
         {
             while (!_closed)
             {
-                if (recv is null)
+                int n;
+                if (recv is null && _unblocked is null)
                 {
+                    // Common path: await the ValueTask directly (no Task allocation per receive).
                     PrepareReceive();
-                    recv = sock.ReceiveAsync(_in.AsMemory(_inEnd), SocketFlags.None).AsTask();
+                    n = await sock.ReceiveAsync(_in.AsMemory(_inEnd), SocketFlags.None).ConfigureAwait(false);
                 }
-                if (_unblocked is { } ub)
+                else
                 {
-                    // Blocked: wake on either new input (kept for later) or the unblock.
-                    await Task.WhenAny(recv, ub.Task).ConfigureAwait(false);
-                    if (!recv.IsCompleted) { Interlocked.CompareExchange(ref _unblocked, null, ub); await ProcessAndSendAsync().ConfigureAwait(false); continue; }
+                    if (recv is null)
+                    {
+                        PrepareReceive();
+                        recv = sock.ReceiveAsync(_in.AsMemory(_inEnd), SocketFlags.None).AsTask();
+                    }
+                    if (_unblocked is { } ub)
+                    {
+                        // Blocked: wake on either new input (kept for later) or the unblock.
+                        await Task.WhenAny(recv, ub.Task).ConfigureAwait(false);
+                        if (!recv.IsCompleted) { Interlocked.CompareExchange(ref _unblocked, null, ub); await ProcessAndSendAsync().ConfigureAwait(false); continue; }
+                    }
+                    n = await recv.ConfigureAwait(false);
+                    recv = null;
                 }
-                int n = await recv.ConfigureAwait(false);
-                recv = null;
                 if (n == 0) break;
                 _inEnd += n;
                 Interlocked.Add(ref _server.Stats.NetInputBytes, n);
@@ -230,6 +240,8 @@ public sealed partial class ClientSession
     public void ProcessInput()
     {
         long maxBulk = _server.Config.GetLong("proto-max-bulk-len");
+        ClockTicks = KvClock.Ticks();
+        LastInteractionMs = KvClock.UnixMsAt(ClockTicks);
         while (!_closed && !_closeAfterReply && BlockedState is null && _inStart < _inEnd)
         {
             int consumed;
@@ -269,7 +281,6 @@ public sealed partial class ClientSession
                 Close("inline protocol from master");
                 return;
             }
-            LastInteractionMs = KvServer.UnixMs();
             int mark = Out.Length;
             Dispatcher.ProcessCommand(this, _req);
             if (SuppressReplies && !_forceReply) Out.Truncate(mark);
@@ -277,7 +288,14 @@ public sealed partial class ClientSession
             AfterCommand?.Invoke(this, _req);
         }
         if (_inStart == _inEnd) _inStart = _inEnd = 0;
+        ClockTicks = 0;
     }
+
+    /// <summary>
+    /// Monotonic timestamp (<see cref="KvClock.Ticks"/>) at which the next command of the current batch starts, or 0
+    /// outside a batch; <see cref="Dispatcher.Call"/> chains it so each command costs one clock read.
+    /// </summary>
+    internal long ClockTicks;
 
     private bool _forceReply;
 

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text;
 using Kv.Commands;
 using Kv.Resp;
@@ -136,6 +135,7 @@ public static class Dispatcher
         if (c.MultiQueue is not null) c.MultiDirty = true;
         if (cmd is not null) cmd.RejectedCalls++;
         c.Context.Server.Stats.ErrorReplies++;
+        c.Context.Server.CountErrorReply(cmd is { Name: "exec", Parent: null } ? "EXECABORT" : error);
         if (cmd is { Name: "exec", Parent: null })
         {
             // rejectCommand on EXEC = execCommandAbort: the transaction is discarded and the reason is wrapped.
@@ -165,12 +165,15 @@ public static class Dispatcher
         ctx.Args = req;
         ctx.PropagateAs = null;
         ctx.PreventPropagation = false;
-        if (topLevel || ctx.NowMs == 0) ctx.NowMs = KvServer.UnixMs();
+        // One clock read per command: the end of one command in a batch is the start of the next (ClockTicks).
+        long t0 = c.ClockTicks != 0 ? c.ClockTicks : KvClock.Ticks();
+        if (topLevel || ctx.NowMs == 0) ctx.NowMs = KvClock.UnixMsAt(t0);
         long dirtyBefore = server.Dirty;
         int outBefore = c.Out.Length;
-        long t0 = Stopwatch.GetTimestamp();
         cmd.Handler!(ctx);
-        long elapsedUs = (long)Stopwatch.GetElapsedTime(t0).TotalMicroseconds;
+        long t1 = KvClock.Ticks();
+        c.ClockTicks = t1;
+        long elapsedUs = KvClock.ElapsedMicroseconds(t0, t1);
         cmd.Calls++;
         cmd.Microseconds += elapsedUs;
         server.Stats.TotalCommands++;
@@ -179,9 +182,10 @@ public static class Dispatcher
         {
             cmd.FailedCalls++;
             server.Stats.ErrorReplies++;
+            server.CountErrorReply(c.Out.Written[outBefore..]);
         }
         long dirty = server.Dirty - dirtyBefore;
-        if (dirty > 0 && !ctx.PreventPropagation && !c.IsMaster)
+        if (dirty > 0 && !ctx.PreventPropagation && !c.IsMaster && server.PropagationWanted)
         {
             if (ctx.PropagateAs is { } rewritten) server.AlsoPropagate(c.DbIndex, rewritten);
             else

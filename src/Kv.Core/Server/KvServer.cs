@@ -77,6 +77,12 @@ public interface IPropagationSink
     /// the database it applies to. A unit with several ops must be wrapped in MULTI/EXEC by the sink.
     /// </summary>
     void Propagate(IReadOnlyList<(int Db, IReadOnlyList<byte[]> Argv)> ops);
+
+    /// <summary>
+    /// False while propagated operations would be dropped anyway (no replication backlog, or we are a replica), so
+    /// callers can skip building argument vectors (replicationFeedSlaves returns early without a backlog).
+    /// </summary>
+    bool Active => true;
 }
 
 /// <summary>
@@ -179,8 +185,8 @@ public sealed partial class KvServer : IAsyncDisposable
     /// <summary>Set when SHUTDOWN was requested; completes when the server has stopped.</summary>
     public TaskCompletionSource ShutdownRequested { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    /// <summary>Unix time in milliseconds.</summary>
-    public static long UnixMs() => DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+    /// <summary>Unix time in milliseconds (<see cref="KvClock.UnixMs"/>).</summary>
+    public static long UnixMs() => KvClock.UnixMs();
 
     /// <summary>Random lower-case hex string (run ids, replids).</summary>
     public static string RandomHex(int n)
@@ -312,6 +318,9 @@ public sealed partial class KvServer : IAsyncDisposable
         AlsoPropagate(db.Id, [lazy ? "UNLINK"u8.ToArray() : "DEL"u8.ToArray(), k]);
     }
 
+    /// <summary>True when propagated operations reach a sink that uses them (see <see cref="IPropagationSink.Active"/>).</summary>
+    public bool PropagationWanted => PropagationSink is { } s && !IsReplica && s.Active;
+
     /// <summary>Queues an operation for the replication stream of the current execution unit (alsoPropagate).</summary>
     public void AlsoPropagate(int db, IReadOnlyList<byte[]> argv)
     {
@@ -380,10 +389,12 @@ public sealed partial class KvServer : IAsyncDisposable
         foreach (var db in Databases)
         {
             int iterations = 0;
+            if (db.Expires.Count == 0) db.AvgTtl = 0;
             while (db.Expires.Count > 0)
             {
                 int sample = Math.Min(20, db.Expires.Count);
                 int expired = 0;
+                long ttlSum = 0, ttlSamples = 0;
                 for (int i = 0; i < sample; i++)
                 {
                     if (!db.Expires.TryGetRandom(_rng, out var key, out var when)) break;
@@ -392,7 +403,9 @@ public sealed partial class KvServer : IAsyncDisposable
                         DeleteExpiredKey(db, key);
                         expired++;
                     }
+                    else if (when > now) { ttlSum += when - now; ttlSamples++; }
                 }
+                UpdateAvgTtl(db, ttlSum, ttlSamples);
                 FlushPropagation();
                 if (expired * 4 <= sample) break;
                 if ((++iterations & 15) == 0 && sw.ElapsedMilliseconds > budgetMs) return;

@@ -248,6 +248,29 @@ public sealed class DifferentialRunner : IAsyncDisposable
                     Record(line, []);
                     return;
                 }
+                case "!blocked":
+                {
+                    // Waits until both servers report N blocked clients (INFO clients), so that clients sent a
+                    // blocking command one after another block in that order on both servers.
+                    int want = int.Parse(arg, CultureInfo.InvariantCulture);
+                    foreach (var server in new[] { _redis, _kv })
+                    {
+                        using var c = await server.ConnectAsync(Timeout).ConfigureAwait(false);
+                        var deadline = DateTime.UtcNow + Timeout;
+                        while (true)
+                        {
+                            var info = System.Text.Encoding.ASCII.GetString(await c.CommandAsync("INFO", "clients").ConfigureAwait(false));
+                            if (info.Contains($"blocked_clients:{want}\r\n", StringComparison.Ordinal)) break;
+                            if (DateTime.UtcNow > deadline)
+                            {
+                                _mismatches.Add($"line {lineNo}: {line}: {server.Name} never reached blocked_clients:{want}");
+                                break;
+                            }
+                            await Task.Delay(5).ConfigureAwait(false);
+                        }
+                    }
+                    return;
+                }
                 case "!sleep":
                     await Task.Delay(int.Parse(arg, CultureInfo.InvariantCulture)).ConfigureAwait(false);
                     return;

@@ -32,7 +32,9 @@ public class BlockingTests(ServerPairFixture pair, ITestOutputHelper output) : I
             @1 !read
             EXISTS k2
             @1 {Send("BRPOP", "q", "0")}
+            @1 !blocked 1
             @2 {Send("BLPOP", "q", "0")}
+            @2 !blocked 2
             @1 !noreply 100
             RPUSH q x y z
             @1 !read
@@ -76,7 +78,9 @@ public class BlockingTests(ServerPairFixture pair, ITestOutputHelper output) : I
             BLMOVE src dst LEFT LEFT -1
             BRPOPLPUSH src dst x
             @1 {Send("BZPOPMIN", "z1", "z2", "0")}
+            @1 !blocked 1
             @2 {Send("BZPOPMAX", "z2", "0")}
+            @2 !blocked 2
             @1 !noreply 100
             ZADD z2 1 a 2 b 3 c
             @1 !read
@@ -162,8 +166,11 @@ public class BlockingTests(ServerPairFixture pair, ITestOutputHelper output) : I
         await using var d = await DifferentialRunner.StartAsync(pair, output);
         await d.RunAsync($"""
             @1 {Send("BLPOP", "k", "0")}
+            @1 !blocked 1
             @2 {Send("BLPOP", "k", "0")}
+            @2 !blocked 2
             @3 {Send("BLPOP", "k", "0")}
+            @3 !blocked 3
             @1 !noreply 100
             MULTI
             RPUSH k 1 2
