@@ -28,6 +28,7 @@ internal static class ServerCommands
         config.Sub(CommandTable.SubDef("resetstat", 2, cf, acl: cacl, handler: ctx =>
         {
             ctx.Server.Stats.Reset();
+            ctx.Server.ResetErrorStats();
             foreach (var d in ctx.Server.Commands.All)
             {
                 d.Calls = d.Microseconds = d.FailedCalls = d.RejectedCalls = 0;
