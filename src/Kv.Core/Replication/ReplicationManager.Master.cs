@@ -189,9 +189,46 @@ public sealed partial class ReplicationManager
             Buffer.CreateBacklog(Buffer.MasterReplOffset);
             _server.Log.LogInformation("Replication backlog created, my new replication IDs are '{Id}' and '{Id2}'", ReplId, ReplId2);
         }
+        if (TryAttachToRunningSnapshot(p))
+        {
+            p.StartSender(this);
+            return;
+        }
         if (_waitBgsaveSinceMs == 0) _waitBgsaveSinceMs = KvServer.UnixMs();
         p.StartSender(this);
         MaybeStartSnapshot(KvServer.UnixMs());
+    }
+
+    /// <summary>
+    /// syncCommand's "BGSAVE in progress" cases (7.0.15): while a disk-framed snapshot runs and some replica of it
+    /// is still in WAIT_BGSAVE_END (not rdb-only, unless the newcomer is too), a newcomer whose capabilities include
+    /// all of that replica's joins it: same +FULLRESYNC offset, its stream position copied (it receives every byte
+    /// after the snapshot offset), disk framing ("Waiting for end of BGSAVE for SYNC"). Otherwise, and always while
+    /// an EOF-framed (socket) snapshot runs, it waits for the next snapshot. Returns true when attached.
+    /// </summary>
+    private bool TryAttachToRunningSnapshot(ReplicaPeer p)
+    {
+        if (_job is not { } job) return false;
+        if (job.Eof)
+        {
+            _server.Log.LogInformation("Current BGSAVE has socket target. Waiting for next BGSAVE for SYNC");
+            return false;
+        }
+        var other = job.Peers.FirstOrDefault(r => !r.Closed && r.State == ReplicaSyncState.WaitBgsaveEnd && (!r.RdbOnly || p.RdbOnly));
+        bool capaOk = other is not null && (!other.CapaEof || p.CapaEof) && (!other.CapaPsync2 || p.CapaPsync2);
+        if (!capaOk || !Buffer.CanServe(job.Offset + 1))
+        {
+            _server.Log.LogInformation("Can't attach the replica to the current BGSAVE. Waiting for next BGSAVE for SYNC");
+            return false;
+        }
+        p.State = ReplicaSyncState.WaitBgsaveEnd;
+        p.InitialOffset = job.Offset;
+        p.EofFraming = false;
+        Buffer.AttachAt(p.Cursor, job.Offset + 1);
+        if (!p.PrePsync) p.Enqueue(Encoding.ASCII.GetBytes($"+FULLRESYNC {ReplId} {job.Offset}\r\n"));
+        job.Peers.Add(p);
+        _server.Log.LogInformation("Waiting for end of BGSAVE for SYNC");
+        return true;
     }
 
     private bool TryPartialResync(CommandContext ctx, ReplicaPeer p, string reqId, long offset)
