@@ -22,11 +22,7 @@ internal sealed partial class CommandLine
     };
 
     /// <summary>AOSP SyncConnection::Error: "adb: error: …" on stdout (LinePrinter), not stderr.</summary>
-    private static void SyncError(string message)
-    {
-        Console.Out.Write("adb: error: " + message + "\n");
-        Console.Out.Flush();
-    }
+    private static void SyncError(string message) => LinePrinter.Error("adb: error: " + message);
 
     private async Task<SyncClient> OpenSyncAsync()
     {
@@ -37,44 +33,65 @@ internal sealed partial class CommandLine
         return new SyncClient(s, features.Contains(AdbFeatures.StatV2), features.Contains(AdbFeatures.LsV2));
     }
 
-    /// <summary>Transfer statistics and the progress/summary lines AOSP prints (TransferTracker / ReportTransferRate).</summary>
-    private sealed class Transfer(string direction)
+    /// <summary>
+    /// Transfer statistics and the progress/summary lines AOSP's client prints (TransferLedger: ReportProgress,
+    /// ReportTransferRate), one per source argument plus an overall one when there are several sources.
+    /// </summary>
+    /// <param name="direction">"pushed" or "pulled".</param>
+    /// <param name="multipleFiles">True for a directory source: progress lines then carry the file's percentage
+    /// after the overall one ("[ 40%] /sdcard/d/f: 80%"); a single file shows "[ 40%] /sdcard/f".</param>
+    private sealed class Transfer(string direction, bool multipleFiles)
     {
         private readonly Stopwatch _sw = Stopwatch.StartNew();
-        private readonly bool _tty = !Console.IsOutputRedirected;
-        private long _lastDraw;
+        private int _lastOverall = -2, _lastFile = -2;
+        private string? _lastName;
+        /// <summary>Bytes of all files of this source (for the overall percentage).</summary>
         public long BytesExpected;
+        /// <summary>Bytes of the files finished so far.</summary>
         public long BytesDone;
+        /// <summary>Files transferred.</summary>
         public int Files;
+        /// <summary>Files skipped (push --sync).</summary>
         public int Skipped;
 
-        public void Progress(string file, long fileDone, long fileTotal, long baseBytes)
+        /// <summary>Draws "[NNN%] FILE", "[NNN%] FILE: NN%" or "[NNN%] FILE: BYTES/?" on a smart terminal.</summary>
+        public void Progress(string file, long fileDone, long fileTotal)
         {
-            if (!_tty) return;
-            long now = _sw.ElapsedMilliseconds;
-            if (now - _lastDraw < 100 && fileDone < fileTotal) return;
-            _lastDraw = now;
-            long total = baseBytes + fileDone;
-            string overall = BytesExpected > 0 && total <= BytesExpected ? $"{total * 100 / BytesExpected}%" : "?";
-            string line = fileTotal > 0 && fileDone <= fileTotal
-                ? $"[{overall,4}] {file}: {fileDone * 100 / fileTotal}%"
-                : $"[{overall,4}] {file}: {fileDone}/?";
-            double secs = Math.Max(_sw.Elapsed.TotalSeconds, 1e-6);
-            line += $" {total / secs / (1024 * 1024):0.0} MB/s";
-            int width = 80;
-            try { width = Math.Max(20, Console.WindowWidth); } catch { }
-            if (line.Length > width - 1) line = line[..(width - 1)];
-            Console.Out.Write("\r" + line + "\x1b[K");
-            Console.Out.Flush();
+            if (!LinePrinter.Smart) return;
+            long total = BytesDone + fileDone;
+            int overall = -1;
+            if (BytesExpected != 0 && total <= BytesExpected)
+            {
+                long pct = total * 100 / BytesExpected;
+                if (pct <= 100) overall = (int)pct;
+            }
+            bool unknown = fileDone > fileTotal || fileTotal == 0;
+            int filePct = unknown ? -1 : multipleFiles ? (int)(fileDone * 100 / fileTotal) : 0;
+            // AOSP repaints after every 64 KiB; only repaints that change the text are skipped here.
+            if (!unknown && overall == _lastOverall && filePct == _lastFile && ReferenceEquals(file, _lastName)) return;
+            (_lastOverall, _lastFile, _lastName) = (overall, filePct, file);
+            string o = overall < 0 ? "?" : overall + "%";
+            LinePrinter.Info(unknown ? $"[{o,4}] {file}: {fileDone}/?"
+                : multipleFiles ? $"[{o,4}] {file}: {filePct}%"
+                : $"[{o,4}] {file}");
         }
 
+        /// <summary>Adds a finished source's counts to this (overall) ledger.</summary>
+        public void Add(Transfer t)
+        {
+            Files += t.Files;
+            Skipped += t.Skipped;
+            BytesDone += t.BytesDone;
+        }
+
+        /// <summary>"NAME: N file(s) DIR, M skipped. R MB/s (B bytes in S.SSSs)" (no "NAME: " when empty; no rate when no bytes).</summary>
         public void Summary(string name)
         {
             double secs = _sw.Elapsed.TotalSeconds;
-            string rate = secs > 0 && BytesDone > 0 ? $" {BytesDone / secs / (1024 * 1024):0.0} MB/s ({BytesDone} bytes in {secs:0.000}s)" : "";
-            string text = (name.Length > 0 ? name + ": " : "") + $"{Files} file{(Files == 1 ? "" : "s")} {direction}, {Skipped} skipped." + rate;
-            Console.Out.Write((_tty ? "\r\x1b[K" : "") + text + "\n");
-            Console.Out.Flush();
+            string rate = BytesDone > 0 ? string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $" {BytesDone / Math.Max(secs, 1e-9) / (1024 * 1024):0.0} MB/s ({BytesDone} bytes in {secs:0.000}s)") : "";
+            LinePrinter.Info((name.Length > 0 ? name + ": " : "") + $"{Files} file{(Files == 1 ? "" : "s")} {direction}, {Skipped} skipped." + rate);
+            LinePrinter.KeepInfoLine();
         }
     }
 
@@ -127,12 +144,14 @@ internal sealed partial class CommandLine
             SyncError($"target '{dst}' is not a directory");
             return 1;
         }
-        var tr = new Transfer("pushed");
-        // Plan every file first (for the overall percentage).
-        var plan = new List<(string Local, string Remote, long Size)>();
+        // One ledger per source argument (its summary line when done), plus the overall line for several sources.
+        var all = new Transfer("pushed", false);
+        int rc = 0;
         foreach (string src in srcs)
         {
-            if (Directory.Exists(src))
+            bool isDir = Directory.Exists(src);
+            var plan = new List<(string Local, string Remote, long Size)>();
+            if (isDir)
             {
                 string root = dstIsDir ? dst.TrimEnd('/') + "/" + Basename(src) : dst.TrimEnd('/');
                 foreach (string f in Directory.EnumerateFiles(src, "*", new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = 0 }).Order(StringComparer.Ordinal))
@@ -146,35 +165,37 @@ internal sealed partial class CommandLine
                 string remote = dstIsDir ? dst.TrimEnd('/') + "/" + Basename(src) : dst;
                 plan.Add((src, remote, new FileInfo(src).Length));
             }
-        }
-        tr.BytesExpected = plan.Sum(p => p.Size);
-        int rc = 0;
-        foreach (var (local, remote, size) in plan)
-        {
-            var fi = new FileInfo(local);
-            uint mtime = (uint)new DateTimeOffset(fi.LastWriteTimeUtc).ToUnixTimeSeconds();
-            if (sync)
+            var tr = new Transfer("pushed", isDir) { BytesExpected = plan.Sum(p => p.Size) };
+            foreach (var (local, remote, size) in plan)
             {
-                var rs = await sc.StatAsync(remote);
-                if (rs.Exists && (ulong)size == rs.Size && rs.Mtime == mtime)
+                var fi = new FileInfo(local);
+                uint mtime = (uint)new DateTimeOffset(fi.LastWriteTimeUtc).ToUnixTimeSeconds();
+                if (sync)
                 {
-                    tr.Skipped++;
-                    continue;
+                    var rs = await sc.StatAsync(remote);
+                    if (rs.Exists && (ulong)size == rs.Size && rs.Mtime == mtime)
+                    {
+                        tr.Skipped++;
+                        continue;
+                    }
                 }
+                string? fail = await sc.SendAsync(local, remote, UnixMode(local), mtime, done => tr.Progress(remote, done, size));
+                tr.BytesDone += size;
+                if (fail != null)
+                {
+                    SyncError($"failed to copy '{local}' to '{remote}': remote {fail}");
+                    rc = 1;
+                    break;
+                }
+                tr.Files++;
             }
-            long baseBytes = tr.BytesDone;
-            string? fail = await sc.SendAsync(local, remote, UnixMode(local), mtime, done => tr.Progress(remote, done, size, baseBytes));
-            tr.BytesDone += size;
-            if (fail != null)
-            {
-                SyncError($"failed to copy '{local}' to '{remote}': remote {fail}");
-                rc = 1;
-                break;
-            }
-            tr.Files++;
+            all.Add(tr);
+            if (rc != 0) break;
+            // A directory is named with a trailing slash, as AOSP's client prints it.
+            tr.Summary(isDir && !src.EndsWith('/') ? src + "/" : src);
         }
         await sc.QuitAsync();
-        tr.Summary(srcs.Count == 1 ? srcs[0] : "");
+        if (rc == 0 && srcs.Count > 1) all.Summary("");
         return rc;
     }
 
@@ -200,9 +221,9 @@ internal sealed partial class CommandLine
             return 1;
         }
         using var sc = await OpenSyncAsync();
-        var tr = new Transfer("pulled");
-        var plan = new List<(string Remote, string Local, RemoteStat St)>();
-        var dirs = new List<string>();
+        // Source by source, as AOSP's client: stat, list a directory, pull its files, print its summary line.
+        var all = new Transfer("pulled", false);
+        int rc = 0;
         foreach (string src in srcs)
         {
             var st = await sc.StatAsync(src);
@@ -211,8 +232,11 @@ internal sealed partial class CommandLine
                 SyncError($"failed to stat remote object '{src}': {StrError(st.Error == 0 ? 2 : st.Error)}");
                 return 1;
             }
+            var plan = new List<(string Remote, string Local, RemoteStat St)>();
+            var dirs = new List<string>();
             if (st.IsDirectory)
             {
+                LinePrinter.Info("pull: building file list...");
                 string root = dstIsDir ? Path.Combine(dst, Basename(src)) : dst;
                 dirs.Add(root);
                 await WalkAsync(sc, src.TrimEnd('/'), root, plan, dirs);
@@ -222,55 +246,63 @@ internal sealed partial class CommandLine
                 string local = dstIsDir ? Path.Combine(dst, Basename(src)) : dst;
                 plan.Add((src, local, st));
             }
-        }
-        foreach (string d in dirs) Directory.CreateDirectory(d);
-        tr.BytesExpected = plan.Sum(p => (long)p.St.Size);
-        int rc = 0;
-        foreach (var (remote, local, st) in plan)
-        {
-            // Regular files are written to a temp name and renamed at the end; devices and FIFOs (e.g. /dev/null)
-            // are written in place.
-            bool inPlace = UnixFile.IsSpecial(local);
-            string tmp = inPlace ? local : Path.Combine(Path.GetDirectoryName(Path.GetFullPath(local)) ?? ".", $".{Path.GetFileName(local)}.adb-{Environment.ProcessId}.tmp");
-            string? fail;
-            long baseBytes = tr.BytesDone;
-            try
+            foreach (string d in dirs) Directory.CreateDirectory(d);
+            var tr = new Transfer("pulled", st.IsDirectory) { BytesExpected = plan.Sum(p => (long)p.St.Size) };
+            foreach (var (remote, local, fst) in plan)
             {
-                await using (var fs = new FileStream(tmp, inPlace ? FileMode.Open : FileMode.Create, FileAccess.Write, FileShare.ReadWrite, 1))
-                {
-                    fail = await sc.RecvAsync(remote, fs, done => tr.Progress(remote, done, (long)st.Size, baseBytes));
-                }
-                if (fail == null && !inPlace)
-                {
-                    if (preserve)
-                    {
-                        File.SetLastWriteTimeUtc(tmp, DateTimeOffset.FromUnixTimeSeconds(st.Mtime).UtcDateTime);
-                        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(tmp, (UnixFileMode)(st.Mode & 0xfff));
-                    }
-                    File.Move(tmp, local, overwrite: true);
-                }
+                if (!await PullFileAsync(sc, tr, remote, local, fst, preserve)) { rc = 1; break; }
             }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                if (!inPlace) try { File.Delete(tmp); } catch { }
-                string why = e is DirectoryNotFoundException ? "No such file or directory"
-                    : e is UnauthorizedAccessException ? "Permission denied" : e.Message;
-                SyncError($"cannot create file/directory '{local}': {why}");
-                return 1;
-            }
-            if (fail != null)
-            {
-                if (!inPlace) try { File.Delete(tmp); } catch { }
-                SyncError($"failed to copy '{remote}' to '{local}': remote {fail}");
-                rc = 1;
-                break;
-            }
-            tr.BytesDone += (long)st.Size;
-            tr.Files++;
+            all.Add(tr);
+            if (rc != 0) break;
+            tr.Summary(st.IsDirectory && !src.EndsWith('/') ? src + "/" : src);
         }
         await sc.QuitAsync();
-        if (rc == 0) tr.Summary(srcs.Count == 1 ? srcs[0] : "");
+        if (rc == 0 && srcs.Count > 1) all.Summary("");
         return rc;
+    }
+
+    /// <summary>
+    /// Pulls one file: regular files go to a hidden temp name next to <paramref name="local"/>, renamed at the end
+    /// (removed on failure); devices and FIFOs (e.g. /dev/null) are written in place. False after an error (printed).
+    /// </summary>
+    private static async Task<bool> PullFileAsync(SyncClient sc, Transfer tr, string remote, string local, RemoteStat st, bool preserve)
+    {
+        bool inPlace = UnixFile.IsSpecial(local);
+        string tmp = inPlace ? local : Path.Combine(Path.GetDirectoryName(Path.GetFullPath(local)) ?? ".", $".{Path.GetFileName(local)}.adb-{Environment.ProcessId}.tmp");
+        string? fail;
+        try
+        {
+            await using (var fs = new FileStream(tmp, inPlace ? FileMode.Open : FileMode.Create, FileAccess.Write, FileShare.ReadWrite, 1))
+            {
+                fail = await sc.RecvAsync(remote, fs, done => tr.Progress(remote, done, (long)st.Size));
+            }
+            if (fail == null && !inPlace)
+            {
+                if (preserve)
+                {
+                    File.SetLastWriteTimeUtc(tmp, DateTimeOffset.FromUnixTimeSeconds(st.Mtime).UtcDateTime);
+                    if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(tmp, (UnixFileMode)(st.Mode & 0xfff));
+                }
+                File.Move(tmp, local, overwrite: true);
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            if (!inPlace) try { File.Delete(tmp); } catch { }
+            string why = e is DirectoryNotFoundException ? "No such file or directory"
+                : e is UnauthorizedAccessException ? "Permission denied" : e.Message;
+            SyncError($"cannot create file/directory '{local}': {why}");
+            return false;
+        }
+        if (fail != null)
+        {
+            if (!inPlace) try { File.Delete(tmp); } catch { }
+            SyncError($"failed to copy '{remote}' to '{local}': remote {fail}");
+            return false;
+        }
+        tr.BytesDone += (long)st.Size;
+        tr.Files++;
+        return true;
     }
 
     private static async Task WalkAsync(SyncClient sc, string remoteDir, string localDir, List<(string, string, RemoteStat)> plan, List<string> dirs)
