@@ -18,6 +18,7 @@ public class FailoverTests(ITestOutputHelper output)
     /// <summary>redis -> redis reference transcripts, computed once per test class run.</summary>
     private static readonly Lazy<Task<List<string>>> ReferenceMain = new(() => MainScenarioAsync(null, ServerKind.Redis, ServerKind.Redis));
     private static readonly Lazy<Task<List<string>>> ReferenceForce = new(() => ForceScenarioAsync(null, ServerKind.Redis, ServerKind.Redis));
+    private static readonly Lazy<Task<List<string>>> ReferenceRejected = new(() => RejectedScenarioAsync(null, ServerKind.Redis));
 
     [Theory]
     [InlineData(ServerKind.Kv, ServerKind.Redis)]
@@ -37,6 +38,14 @@ public class FailoverTests(ITestOutputHelper output)
     {
         var expected = await ReferenceForce.Value;
         var actual = await ForceScenarioAsync(output, masterKind, replicaKind);
+        AssertSameTranscript(expected, actual);
+    }
+
+    [Fact]
+    public async Task FailoverAbortsWhenTheTargetRejectsPsyncLikeRedis()
+    {
+        var expected = await ReferenceRejected.Value;
+        var actual = await RejectedScenarioAsync(output, ServerKind.Kv);
         AssertSameTranscript(expected, actual);
     }
 
@@ -190,6 +199,27 @@ public class FailoverTests(ITestOutputHelper output)
         await env.WaitInSyncAsync(replica, master);
         await env.AssertSameDataAsync(master, replica);
         t.Add("EXISTS lost on old master after resync => " + await R(master, "EXISTS", "lost"));
+        return t;
+    }
+
+    /// <summary>The target's default user may not PSYNC: the old master gets -NOPERM, aborts and is a master again.</summary>
+    private static async Task<List<string>> RejectedScenarioAsync(ITestOutputHelper? output, ServerKind mk)
+    {
+        var t = new List<string>();
+        await using var env = new ReplEnv(output);
+        var master = await StartAsync(env, mk);
+        await ReplEnv.PopulateAsync(master, "rj", 20);
+        var replica = await env.RedisAsync("--replicaof", "127.0.0.1", master.Port.ToString(CultureInfo.InvariantCulture));
+        await env.WaitInSyncAsync(master, replica);
+        t.Add("ACL => " + await R(replica, "ACL", "SETUSER", "default", "-psync"));
+        t.Add("FAILOVER => " + await R(master, "FAILOVER"));
+        await env.WaitAsync(async () => await State(master) == "no-failover", "failover aborted", 15000);
+        t.Add("state " + await State(master) + " role " + await Role(master) + ", target role " + await Role(replica));
+        t.Add("SET after abort => " + await R(master, "SET", "after", "1"));
+        await env.WaitInSyncAsync(master, replica);
+        await env.AssertSameDataAsync(master, replica);
+        t.Add("old master replid2 set " + ((await ReplEnv.InfoAsync(master, "replication"))["master_replid2"] != new string('0', 40)));
+        t.Add("old master sync_partial_ok " + (await ReplEnv.InfoAsync(master, "stats"))["sync_partial_ok"]);
         return t;
     }
 }
