@@ -18,6 +18,7 @@ public class FailoverTests(ITestOutputHelper output)
     /// <summary>redis -> redis reference transcripts, computed once per test class run.</summary>
     private static readonly Lazy<Task<List<string>>> ReferenceMain = new(() => MainScenarioAsync(null, ServerKind.Redis, ServerKind.Redis));
     private static readonly Lazy<Task<List<string>>> ReferenceForce = new(() => ForceScenarioAsync(null, ServerKind.Redis, ServerKind.Redis));
+    private static readonly Lazy<Task<List<string>>> ReferenceChain = new(() => ChainScenarioAsync(null, ServerKind.Redis, ServerKind.Redis));
     private static readonly Lazy<Task<List<string>>> ReferenceRejected = new(() => RejectedScenarioAsync(null, ServerKind.Redis));
 
     [Theory]
@@ -38,6 +39,14 @@ public class FailoverTests(ITestOutputHelper output)
     {
         var expected = await ReferenceForce.Value;
         var actual = await ForceScenarioAsync(output, masterKind, replicaKind);
+        AssertSameTranscript(expected, actual);
+    }
+
+    [Fact]
+    public async Task FailoverWithTwoReplicasLeavesTheOtherChainedLikeRedis()
+    {
+        var expected = await ReferenceChain.Value;
+        var actual = await ChainScenarioAsync(output, ServerKind.Kv, ServerKind.Kv);
         AssertSameTranscript(expected, actual);
     }
 
@@ -220,6 +229,41 @@ public class FailoverTests(ITestOutputHelper output)
         await env.AssertSameDataAsync(master, replica);
         t.Add("old master replid2 set " + ((await ReplEnv.InfoAsync(master, "replication"))["master_replid2"] != new string('0', 40)));
         t.Add("old master sync_partial_ok " + (await ReplEnv.InfoAsync(master, "stats"))["sync_partial_ok"]);
+        return t;
+    }
+
+    /// <summary>
+    /// Master (<paramref name="mk"/>) with a redis replica r1 and a second replica r2 (<paramref name="r2k"/>):
+    /// FAILOVER TO r1 leaves r2 attached to the old master, now a replica of r1 (a chain), all by partial resyncs.
+    /// </summary>
+    private static async Task<List<string>> ChainScenarioAsync(ITestOutputHelper? output, ServerKind mk, ServerKind r2k)
+    {
+        var t = new List<string>();
+        await using var env = new ReplEnv(output);
+        var master = await StartAsync(env, mk);
+        string mp = master.Port.ToString(CultureInfo.InvariantCulture);
+        await ReplEnv.PopulateAsync(master, "ch", 20);
+        var r1 = await env.RedisAsync("--replicaof", "127.0.0.1", mp);
+        var r2 = await StartAsync(env, r2k, "--replicaof", "127.0.0.1", mp);
+        await env.WaitInSyncAsync(master, r1);
+        await env.WaitInSyncAsync(master, r2);
+        string name(string port) => port == mp ? "old-master" : port == r1.Port.ToString(CultureInfo.InvariantCulture) ? "r1" : "?" + port;
+        t.Add("FAILOVER TO r1 => " + await R(master, "FAILOVER", "TO", "127.0.0.1", r1.Port.ToString(CultureInfo.InvariantCulture)));
+        await env.WaitAsync(async () => await Role(r1) == "master" && await State(master) == "no-failover", "handover", 15000);
+        await env.WaitLinkUpAsync(master);
+        await env.WaitLinkUpAsync(r2);
+        t.Add("SET on r1 => " + await R(r1, "SET", "chained", "1"));
+        await env.WaitInSyncAsync(r1, master);
+        await env.WaitInSyncAsync(master, r2);
+        var im = await ReplEnv.InfoAsync(master, "replication");
+        var i2 = await ReplEnv.InfoAsync(r2, "replication");
+        t.Add($"roles: r1 {await Role(r1)}, old master {im["role"]} of {name(im["master_port"])}, r2 {i2["role"]} of {name(i2["master_port"])}");
+        t.Add("r2 GET chained => " + await R(r2, "GET", "chained"));
+        await env.AssertSameDataAsync(r1, r2);
+        t.Add("r1 sync_full " + (await ReplEnv.InfoAsync(r1, "stats"))["sync_full"] + " sync_partial_ok " + (await ReplEnv.InfoAsync(r1, "stats"))["sync_partial_ok"]);
+        var sm = await ReplEnv.InfoAsync(master, "stats");
+        t.Add("old master sync_full " + sm["sync_full"] + " sync_partial_ok " + sm["sync_partial_ok"]);
+        t.Add("replids agree " + ((await ReplEnv.InfoAsync(r1, "replication"))["master_replid"] == i2["master_replid"]));
         return t;
     }
 }
