@@ -19,12 +19,17 @@ internal sealed record SyncPolicy(bool ReadWrite, IReadOnlyList<string> ReadRoot
 /// <c>sync:</c> (AOSP <c>daemon/file_sync_service.cpp</c>): STAT, STA2, LST2, LIST, LIS2, SEND, RECV, QUIT with the
 /// exact record sizes of <see cref="SyncProtocol"/>. SEND writes to a temporary name in the target folder and
 /// renames it over the final name only after DONE, so an interrupted push never leaves a partial file there.
+/// The temporary name is <c>.NAME.adbd-PID-RANDOM.tmp</c> (PID: the daemon's process id, RANDOM: 8 hex digits);
+/// a daemon killed mid-push (SIGKILL: no chance to delete it) leaves it behind, and the next push into that
+/// folder removes every such file whose daemon process no longer exists (<see cref="RemoveStaleTemps"/>).
 /// </summary>
 internal sealed class SyncService
 {
     private readonly SyncPolicy _policy;
     private readonly ILogger _log;
     private readonly byte[] _buffer = new byte[SyncProtocol.RequestSize + SyncProtocol.DataMax];
+    /// <summary>Folders already swept for stale temp files in this session (one directory scan per folder).</summary>
+    private readonly HashSet<string> _swept = new(StringComparer.Ordinal);
 
     public SyncService(SyncPolicy policy, ILogger log)
     {
@@ -304,7 +309,7 @@ internal sealed class SyncService
         string? dir = Path.GetDirectoryName(path);
         string name = Path.GetFileName(path);
         if (dir is null || name.Length == 0) return "couldn't create file: Is a directory";
-        string t = Path.Combine(dir, $".{name}.adbd-{Random.Shared.Next():x8}.tmp");
+        string t = Path.Combine(dir, TempName(name, Environment.ProcessId, (uint)Random.Shared.Next()));
         bool inPlace = false;
         int fdOrErr = _policy.Identity.Impersonate(() =>
         {
@@ -321,6 +326,7 @@ internal sealed class SyncService
             try { Directory.CreateDirectory(dir); }
             catch (UnauthorizedAccessException) { return -1000 - Libc.EACCES; }
             catch (IOException) { return -1000 - Libc.ENOTDIR; }
+            if (_swept.Add(dir)) RemoveStaleTemps(dir);
             return Libc.Open(t, Libc.O_WRONLY | Libc.O_CREAT | Libc.O_EXCL, mode & 0xFFF);
         });
         if (fdOrErr <= -1000) return "secure_mkdirs failed: " + Libc.StrError(-fdOrErr - 1000);
@@ -333,6 +339,58 @@ internal sealed class SyncService
         file = new FileStream(handle, FileAccess.Write, 0);
         tmp = inPlace ? null : t;
         return null;
+    }
+
+    /// <summary>The temp file name SEND writes to before the rename: <c>.NAME.adbd-PID-XXXXXXXX.tmp</c>.</summary>
+    internal static string TempName(string name, int pid, uint random) => $".{name}.adbd-{pid}-{random:x8}.tmp";
+
+    /// <summary>
+    /// If <paramref name="fileName"/> has the shape of <see cref="TempName"/>, returns true with the pid of the
+    /// daemon that created it.
+    /// </summary>
+    internal static bool TryParseTempName(string fileName, out int pid)
+    {
+        pid = 0;
+        // ".X.adbd-PID-XXXXXXXX.tmp": at least one character of name, then the fixed parts.
+        if (!fileName.StartsWith('.') || !fileName.EndsWith(".tmp", StringComparison.Ordinal)) return false;
+        string core = fileName[..^4];
+        int dash = core.LastIndexOf('-');
+        if (dash < 0 || core.Length - dash - 1 != 8) return false;
+        foreach (char c in core.AsSpan(dash + 1)) if (!char.IsAsciiHexDigitLower(c) && !char.IsAsciiDigit(c)) return false;
+        int marker = core.LastIndexOf(".adbd-", dash, StringComparison.Ordinal);
+        if (marker < 2 || dash - marker - 6 <= 0) return false;
+        var digits = core.AsSpan(marker + 6, dash - marker - 6);
+        if (digits.Length is 0 or > 10) return false;
+        foreach (char c in digits) if (!char.IsAsciiDigit(c)) return false;
+        return int.TryParse(digits, out pid) && pid > 0;
+    }
+
+    /// <summary>
+    /// Deletes the temp files an earlier daemon left in <paramref name="dir"/> when it was killed mid-push: only
+    /// regular files (not symlinks) named by <see cref="TempName"/> whose creating process is gone (no /proc/PID).
+    /// A live pid (this daemon, or another one still pushing) keeps its file. Runs as the session's identity.
+    /// </summary>
+    internal int RemoveStaleTemps(string dir)
+    {
+        int removed = 0;
+        try
+        {
+            foreach (string f in Directory.EnumerateFiles(dir, ".*.adbd-*-*.tmp"))
+            {
+                if (!TryParseTempName(Path.GetFileName(f), out int pid)) continue;
+                if (pid == Environment.ProcessId || Directory.Exists($"/proc/{pid}")) continue;
+                if (Libc.Stat(f, false, out var st) != 0 || !st.IsRegular) continue;
+                try
+                {
+                    File.Delete(f);
+                    removed++;
+                    _log.LogInformation("sync: removed stale temp file {File} (its adbd, pid {Pid}, is gone)", f, pid);
+                }
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { }
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException) { }
+        return removed;
     }
 
     private string? FinishFile(FileStream file, string tmp, string path, uint mtime)

@@ -76,6 +76,79 @@ public class RobustnessTests
         Assert.False(File.Exists(Path.Combine(dst, "final.bin")));
     }
 
+    [Fact]
+    public async Task DaemonKilledMidPush_NextPushIntoTheFolderRemovesOnlyItsStaleTempFile()
+    {
+        await using var env = new AdbTestEnv();
+        env.AuthorizeHostKey();
+        string[] args = Identity.ProcessIsRoot ? ["--user", "root"] : [];
+        await env.StartDaemonAsync(args);
+        await env.ConnectAsync();
+        string src = MakeSparseFile(env.Root, 4L << 30);
+        string dst = Path.Combine(env.Root, "dst");
+        Directory.CreateDirectory(dst);
+        string final = Path.Combine(dst, "final.bin");
+        using (var push = StartPush(env, src, final))
+        {
+            Assert.True(await WaitForAsync(() => Directory.GetFiles(dst, ".final.bin.adbd-*.tmp").Any(f => new FileInfo(f).Length > 1_000_000), 30000),
+                "the push never started writing its temp file");
+            env.KillDaemon();
+            Assert.True(push.WaitForExit(20000));
+        }
+        // SIGKILL: nobody removed the temp file.
+        string stale = Assert.Single(Directory.GetFiles(dst, ".final.bin.adbd-*.tmp"));
+        // Not to be touched: the same shape with a live pid (this test process: a daemon still pushing), another
+        // shape, a symlink with the shape and a dead pid, and a dead daemon's file in another folder.
+        string live = Path.Combine(dst, $".final.bin.adbd-{Environment.ProcessId}-0123abcd.tmp");
+        File.WriteAllText(live, "live");
+        string other = Path.Combine(dst, ".final.bin.other.tmp");
+        File.WriteAllText(other, "other");
+        string link = Path.Combine(dst, ".x.adbd-2147483646-0123abcd.tmp");
+        File.CreateSymbolicLink(link, other);
+        string elsewhere = Path.Combine(env.Root, "elsewhere");
+        Directory.CreateDirectory(elsewhere);
+        string farStale = Path.Combine(elsewhere, Path.GetFileName(stale));
+        File.Copy(stale, farStale);
+
+        await env.StartDaemonAsync(args);
+        await env.WaitForStateAsync("device");
+        string small = Path.Combine(env.Root, "small.txt");
+        File.WriteAllText(small, "hello");
+        var r = env.Adb("-s", env.Serial, "push", small, final);
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Equal("hello", File.ReadAllText(final));
+        Assert.False(File.Exists(stale), "the killed daemon's temp file is still there");
+        Assert.True(File.Exists(live));
+        Assert.True(File.Exists(other));
+        Assert.NotNull(new FileInfo(link).LinkTarget);
+        Assert.True(File.Exists(farStale));
+        Assert.Contains("removed stale temp file", env.DaemonLogText());
+        string[] expected = ["final.bin", Path.GetFileName(live), Path.GetFileName(other), Path.GetFileName(link)];
+        Assert.Equal(expected.Order(StringComparer.Ordinal), Directory.GetFileSystemEntries(dst).Select(f => Path.GetFileName(f)).Order(StringComparer.Ordinal));
+    }
+
+    [Theory]
+    [InlineData("final.bin", 1234, 0xdeadbeefu)]
+    [InlineData("a", 1, 0u)]
+    [InlineData("we.ird.adbd-7-name", 99999, 0x0123abcdu)]
+    public void TempName_RoundTrips(string name, int pid, uint random)
+    {
+        string t = Adb.Daemon.Services.SyncService.TempName(name, pid, random);
+        Assert.True(Adb.Daemon.Services.SyncService.TryParseTempName(t, out int parsed));
+        Assert.Equal(pid, parsed);
+    }
+
+    [Theory]
+    [InlineData(".final.bin.adbd-deadbeef.tmp")]        // the old shape, without a pid: never swept
+    [InlineData(".final.bin.adbd-12-DEADBEEF.tmp")]     // upper-case hex is not ours
+    [InlineData(".final.bin.adbd-12-deadbee.tmp")]      // 7 hex digits
+    [InlineData("final.bin.adbd-12-deadbeef.tmp")]      // not hidden
+    [InlineData(".final.bin.adbd--deadbeef.tmp")]       // no pid
+    [InlineData(".final.bin.adbd-1x-deadbeef.tmp")]
+    [InlineData(".adbd-12-deadbeef.tmp")]               // no name
+    [InlineData(".final.bin.adbd-12-deadbeef.tmp.bak")]
+    public void TryParseTempName_RejectsOtherNames(string name) => Assert.False(Adb.Daemon.Services.SyncService.TryParseTempName(name, out _));
+
     private static async Task<(TcpClient, NetworkStream)> RawConnectAsync(AdbTestEnv env)
     {
         var c = new TcpClient();
