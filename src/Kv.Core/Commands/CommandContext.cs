@@ -92,7 +92,11 @@ public sealed class CommandContext
         var db = Db;
         if (ExpireIfNeeded(db, key))
         {
-            if (countStats) Server.Stats.KeyspaceMisses++;
+            if (countStats)
+            {
+                Server.Stats.KeyspaceMisses++;
+                Notify(KeyspaceEvents.KeyMiss, "keymiss", key, db);
+            }
             return null;
         }
         var v = db.Get(key);
@@ -101,6 +105,7 @@ public sealed class CommandContext
             if (v is null) Server.Stats.KeyspaceMisses++;
             else Server.Stats.KeyspaceHits++;
         }
+        if (v is null && countStats) Notify(KeyspaceEvents.KeyMiss, "keymiss", key, db);
         return v;
     }
 
@@ -145,6 +150,12 @@ public sealed class CommandContext
     /// <paramref name="value"/>, clients blocked on it are served if the value is a list or a sorted set.
     /// </summary>
     public void SignalKeyAdded(RedisDb db, ReadOnlySpan<byte> key, object? value) => Server.Blocking.SignalAdded(db.Id, key, value);
+
+    /// <summary>notifyKeyspaceEvent for a key of database <paramref name="db"/> (see <see cref="PubSubRegistry.NotifyKeyspaceEvent"/>).</summary>
+    public void Notify(KeyspaceEvents type, string evt, ReadOnlySpan<byte> key, RedisDb db) => Server.PubSub.NotifyKeyspaceEvent(type, evt, key, db.Id);
+
+    /// <summary>notifyKeyspaceEvent for a key of the current database.</summary>
+    public void Notify(KeyspaceEvents type, string evt, ReadOnlySpan<byte> key) => Server.PubSub.NotifyKeyspaceEvent(type, evt, key, Db.Id);
 
     /// <summary>Replies with a Redis error (text includes the code, e.g. "ERR syntax error").</summary>
     public void Error(string text) => Reply.Error(text);

@@ -1,3 +1,4 @@
+using Kv.Server;
 using Kv.Storage;
 using static Kv.Commands.CollectionHelpers;
 
@@ -49,6 +50,7 @@ internal static class HashCommands
         {
             o = new KvHash();
             ctx.Db.Set(key, o);
+            ctx.Notify(KeyspaceEvents.New, "new", key);
         }
         h = o;
         return true;
@@ -84,6 +86,7 @@ internal static class HashCommands
         if (ctx.ArgIs(0, "hset")) ctx.Reply.Integer(created);
         else ctx.Reply.Ok();
         ctx.KeyModified(ctx.Arg(1));
+        ctx.Notify(KeyspaceEvents.Hash, "hset", ctx.Arg(1));
         ctx.Dirty((ctx.Argc - 2) / 2);
     }
 
@@ -100,6 +103,7 @@ internal static class HashCommands
         h.Set(ctx.Arg(2), ctx.ArgBytes(3), lim.HashEntries, lim.HashValue);
         ctx.Reply.Integer(1);
         ctx.KeyModified(ctx.Arg(1));
+        ctx.Notify(KeyspaceEvents.Hash, "hset", ctx.Arg(1));
         ctx.Dirty();
     }
 
@@ -148,15 +152,22 @@ internal static class HashCommands
             return;
         }
         long deleted = 0;
+        bool keyRemoved = false;
         for (int j = 2; j < ctx.Argc; j++)
         {
             if (!h.Remove(ctx.Arg(j))) continue;
             deleted++;
-            if (DeleteIfEmpty(ctx, key, h)) break;
+            if (DeleteIfEmpty(ctx, key, h))
+            {
+                keyRemoved = true;
+                break;
+            }
         }
         if (deleted > 0)
         {
             ctx.KeyModified(key);
+            ctx.Notify(KeyspaceEvents.Hash, "hdel", key);
+            if (keyRemoved) ctx.Notify(KeyspaceEvents.Generic, "del", key);
             ctx.Dirty(deleted);
         }
         ctx.Reply.Integer(deleted);
@@ -200,6 +211,7 @@ internal static class HashCommands
         h.Set(ctx.Arg(2), LongBytes(value), lim.HashEntries, lim.HashValue);
         ctx.Reply.Integer(value);
         ctx.KeyModified(ctx.Arg(1));
+        ctx.Notify(KeyspaceEvents.Hash, "hincrby", ctx.Arg(1));
         ctx.Dirty();
     }
 
@@ -240,6 +252,7 @@ internal static class HashCommands
         h.Set(ctx.Arg(2), bytes, lim.HashEntries, lim.HashValue);
         ctx.Reply.Bulk(bytes);
         ctx.KeyModified(ctx.Arg(1));
+        ctx.Notify(KeyspaceEvents.Hash, "hincrbyfloat", ctx.Arg(1));
         ctx.Dirty();
         ctx.PropagateAs = [B("HSET"), ctx.ArgBytes(1), ctx.ArgBytes(2), bytes];
     }

@@ -62,6 +62,7 @@ internal static class KeyCommands
             if (ctx.Db.Delete(key))
             {
                 ctx.KeyModified(key);
+                ctx.Notify(KeyspaceEvents.Generic, "del", key);
                 ctx.Dirty();
                 n++;
             }
@@ -112,9 +113,12 @@ internal static class KeyCommands
         ctx.Db.Delete(src);
         ctx.Db.Set(dst, v);
         ctx.SignalKeyAdded(ctx.Db, dst, v);
+        ctx.Notify(KeyspaceEvents.New, "new", dst);
         if (expire >= 0) ctx.Db.SetExpire(dst, expire);
         ctx.KeyModified(src);
         ctx.KeyModified(dst);
+        ctx.Notify(KeyspaceEvents.Generic, "rename_from", src);
+        ctx.Notify(KeyspaceEvents.Generic, "rename_to", dst);
         ctx.Dirty();
         if (nx) ctx.Reply.Integer(1); else ctx.Reply.Ok();
     }
@@ -153,10 +157,13 @@ internal static class KeyCommands
         }
         dst.Set(key, v);
         ctx.SignalKeyAdded(dst, key, v);
+        ctx.Notify(KeyspaceEvents.New, "new", key, dst);
         if (expire >= 0) dst.SetExpire(key, expire);
         src.Delete(key);
         ctx.KeyModified(src, key);
         ctx.KeyModified(dst, key);
+        ctx.Notify(KeyspaceEvents.Generic, "move_from", key, src);
+        ctx.Notify(KeyspaceEvents.Generic, "move_to", key, dst);
         ctx.Dirty();
         ctx.Reply.Integer(1);
     }
@@ -217,8 +224,10 @@ internal static class KeyCommands
         object copy = v is KvObject o ? o.Clone() : v;
         dstDb.Set(dst, copy);
         ctx.SignalKeyAdded(dstDb, dst, copy);
+        ctx.Notify(KeyspaceEvents.New, "new", dst, dstDb);
         if (expire >= 0) dstDb.SetExpire(dst, expire);
         ctx.KeyModified(dstDb, dst);
+        ctx.Notify(KeyspaceEvents.Generic, "copy_to", dst, dstDb);
         ctx.Dirty();
         ctx.Reply.Integer(1);
     }
@@ -418,6 +427,7 @@ internal static class KeyCommands
         {
             ctx.Db.Delete(key);
             ctx.KeyModified(key);
+            ctx.Notify(KeyspaceEvents.Generic, "del", key);
             ctx.Dirty();
             ctx.PropagateAs = [ctx.Server.Config.GetBool("lazyfree-lazy-expire") ? "UNLINK"u8.ToArray() : "DEL"u8.ToArray(), ctx.ArgBytes(1)];
             ctx.Reply.Integer(1);
@@ -425,6 +435,7 @@ internal static class KeyCommands
         }
         ctx.Db.SetExpire(key, when);
         ctx.KeyModified(key);
+        ctx.Notify(KeyspaceEvents.Generic, "expire", key);
         ctx.Dirty();
         if (!(absolute && !seconds))
         {
@@ -467,6 +478,7 @@ internal static class KeyCommands
             return;
         }
         ctx.KeyModified(key);
+        ctx.Notify(KeyspaceEvents.Generic, "persist", key);
         ctx.Dirty();
         ctx.Reply.Integer(1);
     }

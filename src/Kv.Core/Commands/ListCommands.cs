@@ -1,3 +1,4 @@
+using Kv.Server;
 using Kv.Storage;
 using static Kv.Commands.CollectionHelpers;
 
@@ -59,6 +60,7 @@ internal static class ListCommands
         var l = new KvList();
         ctx.Db.Set(key, l);
         ctx.SignalKeyAsReady(ctx.Db, key);
+        ctx.Notify(KeyspaceEvents.New, "new", key);
         return l;
     }
 
@@ -83,6 +85,7 @@ internal static class ListCommands
         ctx.Dirty(ctx.Argc - 2);
         ctx.Reply.Integer(l.Count);
         ctx.KeyModified(key);
+        ctx.Notify(KeyspaceEvents.List, left ? "lpush" : "rpush", key);
     }
 
     private static void LInsert(CommandContext ctx)
@@ -110,6 +113,7 @@ internal static class ListCommands
             if (!pivot.SequenceEqual(view[i])) continue;
             l.Insert(after ? i + 1 : i, ctx.ArgBytes(4));
             ctx.KeyModified(key);
+            ctx.Notify(KeyspaceEvents.List, "linsert", key);
             ctx.Dirty();
             ctx.Reply.Integer(l.Count);
             return;
@@ -156,13 +160,15 @@ internal static class ListCommands
         l[(int)index] = ctx.ArgBytes(3);
         ctx.Reply.Ok();
         ctx.KeyModified(key);
+        ctx.Notify(KeyspaceEvents.List, "lset", key);
         ctx.Dirty();
     }
 
-    /// <summary>listElementsRemoved: deletes the emptied key, signals, counts dirty.</summary>
-    private static void ElementsRemoved(CommandContext ctx, ReadOnlySpan<byte> key, KvList l, long count)
+    /// <summary>listElementsRemoved: notifies lpop/rpop, deletes the emptied key ("del"), signals, counts dirty.</summary>
+    private static void ElementsRemoved(CommandContext ctx, ReadOnlySpan<byte> key, KvList l, long count, bool left)
     {
-        DeleteIfEmpty(ctx, key, l);
+        ctx.Notify(KeyspaceEvents.List, left ? "lpop" : "rpop", key);
+        if (DeleteIfEmpty(ctx, key, l)) ctx.Notify(KeyspaceEvents.Generic, "del", key);
         ctx.KeyModified(key);
         ctx.Dirty(count);
     }
@@ -211,13 +217,13 @@ internal static class ListCommands
         if (!hasCount)
         {
             ctx.Reply.Bulk(left ? l.RemoveFirst() : l.RemoveLast());
-            ElementsRemoved(ctx, key, l, 1);
+            ElementsRemoved(ctx, key, l, 1, left);
             return;
         }
         long n = Math.Min(count, l.Count);
         ctx.Reply.ArrayHeader(n);
         for (long i = 0; i < n; i++) ctx.Reply.Bulk(left ? l.RemoveFirst() : l.RemoveLast());
-        ElementsRemoved(ctx, key, l, n);
+        ElementsRemoved(ctx, key, l, n, left);
     }
 
     private static void LRange(CommandContext ctx)
@@ -259,7 +265,8 @@ internal static class ListCommands
         }
         for (long i = 0; i < ltrim; i++) l.RemoveFirst();
         for (long i = 0; i < rtrim; i++) l.RemoveLast();
-        DeleteIfEmpty(ctx, key, l);
+        ctx.Notify(KeyspaceEvents.List, "ltrim", key);
+        if (DeleteIfEmpty(ctx, key, l)) ctx.Notify(KeyspaceEvents.Generic, "del", key);
         ctx.KeyModified(key);
         ctx.Dirty(ltrim + rtrim);
         ctx.Reply.Ok();
@@ -369,8 +376,9 @@ internal static class ListCommands
             l.Reset(res);
             ctx.Dirty(removed);
             ctx.KeyModified(key);
+            ctx.Notify(KeyspaceEvents.List, "lrem", key);
         }
-        DeleteIfEmpty(ctx, key, l);
+        if (DeleteIfEmpty(ctx, key, l)) ctx.Notify(KeyspaceEvents.Generic, "del", key);
         ctx.Reply.Integer(removed);
     }
 
@@ -405,8 +413,10 @@ internal static class ListCommands
         dl ??= Create(ctx, dst);
         ctx.KeyModified(dst);
         if (toLeft) dl.AddFirst(value); else dl.AddLast(value);
+        ctx.Notify(KeyspaceEvents.List, toLeft ? "lpush" : "rpush", dst);
         ctx.Reply.Bulk(value);
-        DeleteIfEmpty(ctx, src, sl);
+        ctx.Notify(KeyspaceEvents.List, fromLeft ? "lpop" : "rpop", src);
+        if (DeleteIfEmpty(ctx, src, sl)) ctx.Notify(KeyspaceEvents.Generic, "del", src);
         ctx.KeyModified(src);
         ctx.Dirty();
         if (ctx.Command.Name == "blmove")
@@ -432,7 +442,7 @@ internal static class ListCommands
             ctx.Reply.ArrayHeader(2);
             ctx.Reply.Bulk(key);
             ctx.Reply.Bulk(value);
-            ElementsRemoved(ctx, key, l, 1);
+            ElementsRemoved(ctx, key, l, 1, left);
             ctx.PropagateAs = [B(left ? "LPOP" : "RPOP"), ctx.ArgBytes(j)];
             return;
         }
@@ -507,7 +517,7 @@ internal static class ListCommands
             ctx.Reply.Bulk(key);
             ctx.Reply.ArrayHeader(n);
             for (long i = 0; i < n; i++) ctx.Reply.Bulk(left ? l.RemoveFirst() : l.RemoveLast());
-            ElementsRemoved(ctx, key, l, n);
+            ElementsRemoved(ctx, key, l, n, left);
             ctx.PropagateAs = [B(left ? "LPOP" : "RPOP"), ctx.ArgBytes(j), LongBytes(n)];
             return;
         }

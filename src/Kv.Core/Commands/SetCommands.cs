@@ -1,3 +1,4 @@
+using Kv.Server;
 using Kv.Storage;
 using static Kv.Commands.CollectionHelpers;
 
@@ -47,12 +48,17 @@ internal static class SetCommands
         {
             s = KvSet.CreateFor(ctx.Arg(2));
             ctx.Db.Set(key, s);
+            ctx.Notify(KeyspaceEvents.New, "new", key);
         }
         long max = TypeLimits.Of(ctx).SetIntset;
         long added = 0;
         for (int j = 2; j < ctx.Argc; j++)
             if (s.Add(ctx.Arg(j), max)) added++;
-        if (added > 0) ctx.KeyModified(key);
+        if (added > 0)
+        {
+            ctx.KeyModified(key);
+            ctx.Notify(KeyspaceEvents.Set, "sadd", key);
+        }
         ctx.Dirty(added);
         ctx.Reply.Integer(added);
     }
@@ -67,15 +73,22 @@ internal static class SetCommands
             return;
         }
         long deleted = 0;
+        bool keyRemoved = false;
         for (int j = 2; j < ctx.Argc; j++)
         {
             if (!s.Remove(ctx.Arg(j))) continue;
             deleted++;
-            if (DeleteIfEmpty(ctx, key, s)) break;
+            if (DeleteIfEmpty(ctx, key, s))
+            {
+                keyRemoved = true;
+                break;
+            }
         }
         if (deleted > 0)
         {
             ctx.KeyModified(key);
+            ctx.Notify(KeyspaceEvents.Set, "srem", key);
+            if (keyRemoved) ctx.Notify(KeyspaceEvents.Generic, "del", key);
             ctx.Dirty(deleted);
         }
         ctx.Reply.Integer(deleted);
@@ -109,11 +122,13 @@ internal static class SetCommands
             ctx.Reply.Integer(0);
             return;
         }
-        DeleteIfEmpty(ctx, srcKey, ss);
+        ctx.Notify(KeyspaceEvents.Set, "srem", srcKey);
+        if (DeleteIfEmpty(ctx, srcKey, ss)) ctx.Notify(KeyspaceEvents.Generic, "del", srcKey);
         if (ds is null)
         {
             ds = KvSet.CreateFor(ele);
             ctx.Db.Set(dstKey, ds);
+            ctx.Notify(KeyspaceEvents.New, "new", dstKey);
         }
         ctx.KeyModified(srcKey);
         ctx.Dirty();
@@ -121,6 +136,7 @@ internal static class SetCommands
         {
             ctx.Dirty();
             ctx.KeyModified(dstKey);
+            ctx.Notify(KeyspaceEvents.Set, "sadd", dstKey);
         }
         ctx.Reply.Integer(1);
     }
@@ -165,9 +181,10 @@ internal static class SetCommands
         }
         var ele = s.Random(Random.Shared);
         s.Remove(ele);
+        ctx.Notify(KeyspaceEvents.Set, "spop", key);
         ctx.PropagateAs = [B("SREM"), ctx.ArgBytes(1), ele];
         ctx.Reply.Bulk(ele);
-        DeleteIfEmpty(ctx, key, s);
+        if (DeleteIfEmpty(ctx, key, s)) ctx.Notify(KeyspaceEvents.Generic, "del", key);
         ctx.KeyModified(key);
         ctx.Dirty();
     }
@@ -183,6 +200,7 @@ internal static class SetCommands
             return;
         }
         long size = s.Count;
+        ctx.Notify(KeyspaceEvents.Set, "spop", key);
         ctx.Dirty(Math.Min(count, size));
         if (count >= size)
         {
@@ -190,6 +208,7 @@ internal static class SetCommands
             var all = UnionOf([s], Op.Union);
             ReplySet(ctx, all);
             ctx.Db.Delete(key);
+            ctx.Notify(KeyspaceEvents.Generic, "del", key);
             ctx.PropagateAs = [B("DEL"), ctx.ArgBytes(1)];
             ctx.KeyModified(key);
             return;
@@ -337,6 +356,7 @@ internal static class SetCommands
                 if (ctx.Db.Delete(dstKey))
                 {
                     ctx.KeyModified(dstKey);
+                    ctx.Notify(KeyspaceEvents.Generic, "del", dstKey);
                     ctx.Dirty();
                 }
                 ctx.Reply.Integer(0);
@@ -386,9 +406,12 @@ internal static class SetCommands
     {
         if (dst.Count > 0)
         {
-            ctx.Db.Set(dstKey, dst);
+            // setKey: lookupKeyWrite, then dbAdd ("new") or dbOverwrite; the event is the command's name.
+            ctx.ExpireIfNeeded(ctx.Db, dstKey);
+            if (ctx.Db.Set(dstKey, dst)) ctx.Notify(KeyspaceEvents.New, "new", dstKey);
             ctx.KeyModified(dstKey);
             ctx.Reply.Integer(dst.Count);
+            ctx.Notify(KeyspaceEvents.Set, ctx.Command.Name, dstKey);
             ctx.Dirty();
         }
         else
@@ -398,6 +421,7 @@ internal static class SetCommands
             {
                 ctx.Dirty();
                 ctx.KeyModified(dstKey);
+                ctx.Notify(KeyspaceEvents.Generic, "del", dstKey);
             }
         }
     }

@@ -1,3 +1,4 @@
+using Kv.Server;
 using System.Text;
 using Kv.Storage;
 using static Kv.Commands.CollectionHelpers;
@@ -266,6 +267,7 @@ internal static class ZSetCommands
             z = new KvZSet(lim0.ZSetEntries == 0 || lim0.ZSetValue < ctx.Arg(scoreIdx + 1).Length);
             ctx.Db.Set(key, z);
             ctx.SignalKeyAsReady(ctx.Db, key);
+            ctx.Notify(KeyspaceEvents.New, "new", key);
         }
         var lim = TypeLimits.Of(ctx);
         for (int j = 0; j < elements; j++)
@@ -274,7 +276,11 @@ internal static class ZSetCommands
             if (r == KvZSet.AddResult.NaN)
             {
                 ctx.Error("ERR resulting score is not a number (NaN)");
-                if (added + updated > 0) ctx.KeyModified(key);
+                if (added + updated > 0)
+                {
+                    ctx.KeyModified(key);
+                    ctx.Notify(KeyspaceEvents.ZSet, incr ? "zincr" : "zadd", key);
+                }
                 return;
             }
             if ((r & KvZSet.AddResult.Added) != 0) added++;
@@ -284,7 +290,11 @@ internal static class ZSetCommands
         }
         ctx.Dirty(added + updated);
         ReplyZAdd(ctx, incr, ch, processed, score, added, updated);
-        if (added + updated > 0) ctx.KeyModified(key);
+        if (added + updated > 0)
+        {
+            ctx.KeyModified(key);
+            ctx.Notify(KeyspaceEvents.ZSet, incr ? "zincr" : "zadd", key);
+        }
     }
 
     private static void ReplyZAdd(CommandContext ctx, bool incr, bool ch, long processed, double score, long added, long updated)
@@ -307,14 +317,21 @@ internal static class ZSetCommands
             return;
         }
         long deleted = 0;
+        bool keyRemoved = false;
         for (int j = 2; j < ctx.Argc; j++)
         {
             if (z.Remove(ctx.Arg(j))) deleted++;
-            if (DeleteIfEmpty(ctx, key, z)) break;
+            if (DeleteIfEmpty(ctx, key, z))
+            {
+                keyRemoved = true;
+                break;
+            }
         }
         if (deleted > 0)
         {
             ctx.KeyModified(key);
+            ctx.Notify(KeyspaceEvents.ZSet, "zrem", key);
+            if (keyRemoved) ctx.Notify(KeyspaceEvents.Generic, "del", key);
             ctx.Dirty(deleted);
         }
         ctx.Reply.Integer(deleted);
@@ -506,9 +523,14 @@ internal static class ZSetCommands
         {
             // setKey: lookupKeyWrite, then dbAdd (signals waiters) or dbOverwrite (does not).
             ctx.ExpireIfNeeded(ctx.Db, dstKey);
-            if (ctx.Db.Set(dstKey, dst)) ctx.SignalKeyAdded(ctx.Db, dstKey, dst);
+            if (ctx.Db.Set(dstKey, dst))
+            {
+                ctx.SignalKeyAdded(ctx.Db, dstKey, dst);
+                ctx.Notify(KeyspaceEvents.New, "new", dstKey);
+            }
             ctx.KeyModified(dstKey);
             ctx.Reply.Integer(dst.Count);
+            ctx.Notify(KeyspaceEvents.ZSet, "zrangestore", dstKey);
             ctx.Dirty();
         }
         else
@@ -517,6 +539,7 @@ internal static class ZSetCommands
             if (ctx.Db.Delete(dstKey))
             {
                 ctx.KeyModified(dstKey);
+                ctx.Notify(KeyspaceEvents.Generic, "del", dstKey);
                 ctx.Dirty();
             }
         }
@@ -561,8 +584,13 @@ internal static class ZSetCommands
         else (a, b) = type == RangeType.Score ? RanksOf(z, sr) : RanksOf(z, lr);
         long deleted = b - a;
         z.RemoveRange(a, b - 1);
-        DeleteIfEmpty(ctx, key, z);
-        if (deleted > 0) ctx.KeyModified(key);
+        bool keyRemoved = DeleteIfEmpty(ctx, key, z);
+        if (deleted > 0)
+        {
+            ctx.KeyModified(key);
+            ctx.Notify(KeyspaceEvents.ZSet, type == RangeType.Rank ? "zremrangebyrank" : type == RangeType.Score ? "zremrangebyscore" : "zremrangebylex", key);
+            if (keyRemoved) ctx.Notify(KeyspaceEvents.Generic, "del", key);
+        }
         ctx.Dirty(deleted);
         ctx.Reply.Integer(deleted);
     }
@@ -603,12 +631,16 @@ internal static class ZSetCommands
             var (m, s) = z.At(max ? z.Count - 1 : 0);
             z.Remove(m);
             ctx.Dirty();
-            if (i == 0) ctx.KeyModified(key);
+            if (i == 0)
+            {
+                ctx.Notify(KeyspaceEvents.ZSet, max ? "zpopmax" : "zpopmin", key);
+                ctx.KeyModified(key);
+            }
             if (nested) ctx.Reply.ArrayHeader(2);
             ctx.Reply.Bulk(m);
             ctx.Reply.Double(s);
         }
-        DeleteIfEmpty(ctx, key, z);
+        if (DeleteIfEmpty(ctx, key, z)) ctx.Notify(KeyspaceEvents.Generic, "del", key);
     }
 
     private static void ZPop(CommandContext ctx, bool max)
@@ -861,9 +893,14 @@ internal static class ZSetCommands
                 dst.ConvertToPackedIfSmall(lim.ZSetEntries, lim.ZSetValue);
                 // setKey: lookupKeyWrite, then dbAdd (signals waiters) or dbOverwrite (does not).
                 ctx.ExpireIfNeeded(ctx.Db, dstKey);
-                if (ctx.Db.Set(dstKey, dst)) ctx.SignalKeyAdded(ctx.Db, dstKey, dst);
+                if (ctx.Db.Set(dstKey, dst))
+                {
+                    ctx.SignalKeyAdded(ctx.Db, dstKey, dst);
+                    ctx.Notify(KeyspaceEvents.New, "new", dstKey);
+                }
                 ctx.KeyModified(dstKey);
                 ctx.Reply.Integer(dst.Count);
+                ctx.Notify(KeyspaceEvents.ZSet, ctx.Command.Name, dstKey);
                 ctx.Dirty();
             }
             else
@@ -872,6 +909,7 @@ internal static class ZSetCommands
                 if (ctx.Db.Delete(dstKey))
                 {
                     ctx.KeyModified(dstKey);
+                    ctx.Notify(KeyspaceEvents.Generic, "del", dstKey);
                     ctx.Dirty();
                 }
             }
