@@ -312,6 +312,7 @@ public sealed partial class KvServer : IAsyncDisposable
     {
         var k = key.ToArray();
         db.Delete(key);
+        PubSub.NotifyKeyspaceEvent(KeyspaceEvents.Expired, "expired", k, db.Id);
         Stats.ExpiredKeys++;
         Watches.Touch(db.Id, key);
         bool lazy = Config.GetBool("lazyfree-lazy-expire");
