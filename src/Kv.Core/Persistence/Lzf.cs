@@ -1,3 +1,6 @@
+using System.Numerics;
+using System.Runtime.CompilerServices;
+
 namespace Kv.Persistence;
 
 /// <summary>
@@ -6,6 +9,7 @@ namespace Kv.Persistence;
 /// (7 means "add the next byte"), the low 5 bits are the high bits of the back distance minus one and the following
 /// byte its low 8 bits; matches may overlap their own output. Written from that description (liblzf's format).
 /// </summary>
+[SkipLocalsInit]
 public static class Lzf
 {
     private const int MaxLiteral = 32;        // literal run length limit
@@ -21,13 +25,17 @@ public static class Lzf
     {
         int n = input.Length;
         if (n == 0) return 0;
+        // The hash table is sized to the input (at most 1 << HashBits entries): RDB strings are mostly small, and
+        // filling a fixed 64 KiB table per string cost more than compressing it.
+        int bits = Math.Clamp(32 - BitOperations.LeadingZeroCount((uint)n), 8, HashBits);
         Span<int> table = stackalloc int[1 << HashBits];
+        table = table[..(1 << bits)];
         table.Fill(-1);
         int ip = 0, op = 0;
         int litStart = 0; // start of the pending literal run
         while (ip + 2 < n)
         {
-            int h = Hash(input, ip);
+            int h = Hash(input, ip, bits);
             int cand = table[h];
             table[h] = ip;
             int dist = ip - cand - 1;
@@ -54,7 +62,7 @@ public static class Lzf
                 int end = ip + len;
                 for (int k = ip + 1; k < end && k + 2 < n; k++)
                 {
-                    int hk = Hash(input, k);
+                    int hk = Hash(input, k, bits);
                     table[hk] = k;
                 }
                 ip = end;
@@ -66,7 +74,7 @@ public static class Lzf
         return op;
     }
 
-    private static int Hash(ReadOnlySpan<byte> s, int i) => (int)((uint)((s[i] << 16) | (s[i + 1] << 8) | s[i + 2]) * 0x9E3779B1u >> (32 - HashBits));
+    private static int Hash(ReadOnlySpan<byte> s, int i, int bits) => (int)((uint)((s[i] << 16) | (s[i + 1] << 8) | s[i + 2]) * 0x9E3779B1u >> (32 - bits));
 
     private static bool FlushLiterals(ReadOnlySpan<byte> input, int from, int to, Span<byte> output, ref int op)
     {
