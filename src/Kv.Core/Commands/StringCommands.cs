@@ -1,3 +1,4 @@
+using Kv.Server;
 using System.Globalization;
 using System.Text;
 using Kv.Resp;
@@ -141,9 +142,11 @@ internal static class StringCommands
             return;
         }
         var value = ctx.ArgBytes(2);
-        ctx.Db.Set(key, value, keepTtl: (flags & SetFlags.KeepTtl) != 0);
+        if (ctx.Db.Set(key, value, keepTtl: (flags & SetFlags.KeepTtl) != 0)) ctx.Notify(KeyspaceEvents.New, "new", key);
         if (hasExpire) ctx.Db.SetExpire(key, when);
         ctx.KeyModified(key);
+        ctx.Notify(KeyspaceEvents.String, "set", key);
+        if (hasExpire) ctx.Notify(KeyspaceEvents.Generic, "expire", key);
         ctx.Dirty();
         if (hasExpire && (flags & SetFlags.PXAT) == 0)
             ctx.PropagateAs = ["SET"u8.ToArray(), ctx.ArgBytes(1), value, "PXAT"u8.ToArray(), Numbers.LongToBytes(when)];
@@ -165,8 +168,9 @@ internal static class StringCommands
             ctx.Reply.Integer(0);
             return;
         }
-        ctx.Db.Set(key, ctx.ArgBytes(2));
+        if (ctx.Db.Set(key, ctx.ArgBytes(2))) ctx.Notify(KeyspaceEvents.New, "new", key);
         ctx.KeyModified(key);
+        ctx.Notify(KeyspaceEvents.String, "set", key);
         ctx.Dirty();
         ctx.Reply.Integer(1);
     }
@@ -195,9 +199,11 @@ internal static class StringCommands
         var key = ctx.Arg(1);
         var value = ctx.ArgBytes(3);
         ctx.Lookup(key, countStats: false);
-        ctx.Db.Set(key, value);
+        if (ctx.Db.Set(key, value)) ctx.Notify(KeyspaceEvents.New, "new", key);
         ctx.Db.SetExpire(key, when);
         ctx.KeyModified(key);
+        ctx.Notify(KeyspaceEvents.String, "set", key);
+        ctx.Notify(KeyspaceEvents.Generic, "expire", key);
         ctx.Dirty();
         ctx.PropagateAs = ["SET"u8.ToArray(), ctx.ArgBytes(1), value, "PXAT"u8.ToArray(), Numbers.LongToBytes(when)];
         ctx.Reply.Ok();
@@ -208,8 +214,9 @@ internal static class StringCommands
         var key = ctx.Arg(1);
         if (!TryGetString(ctx, key, out var old)) return;
         if (old is null) ctx.Reply.Null(); else ctx.Reply.Bulk(old);
-        ctx.Db.Set(key, ctx.ArgBytes(2));
+        if (ctx.Db.Set(key, ctx.ArgBytes(2))) ctx.Notify(KeyspaceEvents.New, "new", key);
         ctx.KeyModified(key);
+        ctx.Notify(KeyspaceEvents.String, "set", key);
         ctx.Dirty();
         ctx.PropagateAs = ["SET"u8.ToArray(), ctx.ArgBytes(1), ctx.ArgBytes(2)];
     }
@@ -226,6 +233,7 @@ internal static class StringCommands
         ctx.Reply.Bulk(old);
         ctx.Db.Delete(key);
         ctx.KeyModified(key);
+        ctx.Notify(KeyspaceEvents.Generic, "del", key);
         ctx.Dirty();
         ctx.PropagateAs = [ctx.Server.Config.GetBool("lazyfree-lazy-user-del") ? "UNLINK"u8.ToArray() : "DEL"u8.ToArray(), ctx.ArgBytes(1)];
     }
@@ -248,11 +256,13 @@ internal static class StringCommands
             if (when <= ctx.NowMs && !ctx.Server.IsReplica && !ctx.Server.Loading)
             {
                 ctx.Db.Delete(key);
+                ctx.Notify(KeyspaceEvents.Generic, "del", key);
                 ctx.PropagateAs = [ctx.Server.Config.GetBool("lazyfree-lazy-expire") ? "UNLINK"u8.ToArray() : "DEL"u8.ToArray(), ctx.ArgBytes(1)];
             }
             else
             {
                 ctx.Db.SetExpire(key, when);
+                ctx.Notify(KeyspaceEvents.Generic, "expire", key);
                 ctx.PropagateAs = ["PEXPIREAT"u8.ToArray(), ctx.ArgBytes(1), Numbers.LongToBytes(when)];
             }
             ctx.KeyModified(key);
@@ -264,6 +274,7 @@ internal static class StringCommands
             {
                 ctx.PropagateAs = ["PERSIST"u8.ToArray(), ctx.ArgBytes(1)];
                 ctx.KeyModified(key);
+                ctx.Notify(KeyspaceEvents.Generic, "persist", key);
                 ctx.Dirty();
             }
         }
@@ -289,8 +300,9 @@ internal static class StringCommands
         for (int i = 1; i < ctx.Argc; i += 2)
         {
             ctx.Lookup(ctx.Arg(i), countStats: false);
-            ctx.Db.Set(ctx.Arg(i), ctx.ArgBytes(i + 1));
+            if (ctx.Db.Set(ctx.Arg(i), ctx.ArgBytes(i + 1))) ctx.Notify(KeyspaceEvents.New, "new", ctx.Arg(i));
             ctx.KeyModified(ctx.Arg(i));
+            ctx.Notify(KeyspaceEvents.String, "set", ctx.Arg(i));
         }
         ctx.Dirty((ctx.Argc - 1) / 2);
         ctx.Reply.Ok();
@@ -313,8 +325,9 @@ internal static class StringCommands
         }
         for (int i = 1; i < ctx.Argc; i += 2)
         {
-            ctx.Db.Set(ctx.Arg(i), ctx.ArgBytes(i + 1));
+            if (ctx.Db.Set(ctx.Arg(i), ctx.ArgBytes(i + 1))) ctx.Notify(KeyspaceEvents.New, "new", ctx.Arg(i));
             ctx.KeyModified(ctx.Arg(i));
+            ctx.Notify(KeyspaceEvents.String, "set", ctx.Arg(i));
         }
         ctx.Dirty((ctx.Argc - 1) / 2);
         ctx.Reply.Integer(1);
@@ -361,8 +374,9 @@ internal static class StringCommands
             return;
         }
         value += incr;
-        ctx.Db.Set(key, Numbers.LongToBytes(value), keepTtl: true);
+        if (ctx.Db.Set(key, Numbers.LongToBytes(value), keepTtl: true)) ctx.Notify(KeyspaceEvents.New, "new", key);
         ctx.KeyModified(key);
+        ctx.Notify(KeyspaceEvents.String, "incrby", key);
         ctx.Dirty();
         ctx.Reply.Integer(value);
     }
@@ -408,8 +422,9 @@ internal static class StringCommands
             return;
         }
         var bytes = Encoding.ASCII.GetBytes(res);
-        ctx.Db.Set(key, bytes, keepTtl: true);
+        if (ctx.Db.Set(key, bytes, keepTtl: true)) ctx.Notify(KeyspaceEvents.New, "new", key);
         ctx.KeyModified(key);
+        ctx.Notify(KeyspaceEvents.String, "incrbyfloat", key);
         ctx.Dirty();
         ctx.Reply.Bulk(bytes);
         ctx.PropagateAs = ["SET"u8.ToArray(), ctx.ArgBytes(1), bytes, "KEEPTTL"u8.ToArray()];
@@ -443,8 +458,9 @@ internal static class StringCommands
             b.CopyTo(nv, 0);
             ctx.Arg(2).CopyTo(nv.AsSpan(b.Length));
         }
-        ctx.Db.Set(key, nv, keepTtl: true);
+        if (ctx.Db.Set(key, nv, keepTtl: true)) ctx.Notify(KeyspaceEvents.New, "new", key);
         ctx.KeyModified(key);
+        ctx.Notify(KeyspaceEvents.String, "append", key);
         ctx.Dirty();
         ctx.Reply.Integer(nv.Length);
     }
@@ -504,8 +520,9 @@ internal static class StringCommands
             if (!CheckStringLength(ctx, offset + val.Length)) return;
             var nv = new byte[offset + val.Length];
             val.CopyTo(nv.AsSpan((int)offset));
-            ctx.Db.Set(key, nv);
+            if (ctx.Db.Set(key, nv)) ctx.Notify(KeyspaceEvents.New, "new", key);
             ctx.KeyModified(key);
+            ctx.Notify(KeyspaceEvents.String, "setrange", key);
             ctx.Dirty();
             ctx.Reply.Integer(nv.Length);
             return;
@@ -524,8 +541,9 @@ internal static class StringCommands
         var res = new byte[Math.Max(b.Length, offset + val.Length)];
         b.CopyTo(res, 0);
         val.CopyTo(res.AsSpan((int)offset));
-        ctx.Db.Set(key, res, keepTtl: true);
+        if (ctx.Db.Set(key, res, keepTtl: true)) ctx.Notify(KeyspaceEvents.New, "new", key);
         ctx.KeyModified(key);
+        ctx.Notify(KeyspaceEvents.String, "setrange", key);
         ctx.Dirty();
         ctx.Reply.Integer(res.Length);
     }
