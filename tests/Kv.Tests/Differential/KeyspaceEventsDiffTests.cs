@@ -183,6 +183,55 @@ public class KeyspaceEventsDiffTests(DebugServerPairFixture pair, ITestOutputHel
         """);
 
     [Fact]
+    public Task StringEvents() => CompareEvents("KEA", """
+        SET s v
+        SET s v2 EX 100
+        SET s v3 KEEPTTL
+        SET s v4 NX
+        SET s v5 XX GET
+        SET nx v NX PX 100000
+        SETNX s x
+        SETNX s2 x
+        SETEX s3 100 v
+        PSETEX s3 100000 v
+        GETSET s3 w
+        GETSET s4 w
+        GETDEL s4
+        GETDEL s4
+        GETEX s3 EX 100
+        GETEX s3 PERSIST
+        GETEX s3 PERSIST
+        GETEX s3 PXAT 1
+        MSET a 1 b 2
+        MSETNX a 1 c 3
+        MSETNX c 3 d 4
+        INCR a
+        INCRBY n 5
+        DECR n
+        DECRBY n 2
+        INCRBYFLOAT f 1.5
+        INCRBYFLOAT f 1
+        APPEND ap x
+        APPEND ap y
+        SETRANGE sr 2 abc
+        SETRANGE sr 0 z
+        SETRANGE sr 0 ""
+        SETRANGE nosr 0 ""
+        """);
+
+    [Fact]
+    public Task NewEventsForStrings() => CompareEvents("Kn$", """
+        SET s v
+        SET s v
+        MSET a 1 s 2
+        INCR i
+        INCR i
+        APPEND ap x
+        SETRANGE sr 1 x
+        INCRBYFLOAT f 1
+        """);
+
+    [Fact]
     public Task ClassSelection() => CompareEvents("Kl", """
         SET s v
         RPUSH l a
