@@ -122,7 +122,8 @@ public class RobustnessTests
         Assert.True(File.Exists(other));
         Assert.NotNull(new FileInfo(link).LinkTarget);
         Assert.True(File.Exists(farStale));
-        Assert.Contains("removed stale temp file", env.DaemonLogText());
+        // The daemon's console logger writes from a background queue: give it a moment under load.
+        Assert.True(await WaitForAsync(() => env.DaemonLogText().Contains("removed stale temp file"), 10000), env.DaemonLogText());
         string[] expected = ["final.bin", Path.GetFileName(live), Path.GetFileName(other), Path.GetFileName(link)];
         Assert.Equal(expected.Order(StringComparer.Ordinal), Directory.GetFileSystemEntries(dst).Select(f => Path.GetFileName(f)).Order(StringComparer.Ordinal));
     }
