@@ -131,7 +131,7 @@ public sealed class CommandContext
             if (Client.IsMaster) return false;
             return true;
         }
-        if (Server.Loading) return true;
+        if (Server.Loading || Server.WritesPaused) return true; // paused (FAILOVER): the dataset stays static
         Server.DeleteExpiredKey(db, key);
         return true;
     }

@@ -384,7 +384,7 @@ public sealed partial class KvServer : IAsyncDisposable
     /// </summary>
     private void ActiveExpireCycle(long now)
     {
-        if (IsReplica || Loading || !ActiveExpireEnabled) return;
+        if (IsReplica || Loading || !ActiveExpireEnabled || WritesPaused) return;
         var sw = Stopwatch.StartNew();
         long budgetMs = Math.Max(1, 250 / Math.Max(1, Config.GetLong("hz")));
         foreach (var db in Databases)
