@@ -206,55 +206,34 @@ public sealed class Persistence : IServerExtension, IAsyncDisposable
     {
         var dbs = _server.Databases;
         var reader = new RdbReader(input, length) { Databases = dbs.Length, VerifyChecksum = true };
-        var mains = new KvDict<object>?[dbs.Length];
-        var expires = new KvDict<long>?[dbs.Length];
         long now = KvServer.UnixMs();
         long loaded = 0, expired = 0;
-        if (!merge)
+        if (merge)
         {
-            reader.OnResizeDb = (db, keys, exp) =>
+            reader.ReadAll(e =>
             {
-                // Pre-size from the RESIZEDB hint (capped: the hint comes from the file).
-                mains[db] ??= new KvDict<object>((int)Math.Min(keys, 1 << 26));
-                if (exp > 0) expires[db] ??= new KvDict<long>((int)Math.Min(exp, 1 << 26));
-            };
-        }
-        var oldMode = System.Runtime.GCSettings.LatencyMode;
-        System.Runtime.GCSettings.LatencyMode = System.Runtime.GCLatencyMode.Batch; // bulk allocation of long-lived objects
-        try
-        {
-            ReadEntries();
-        }
-        finally
-        {
-            System.Runtime.GCSettings.LatencyMode = oldMode;
-        }
-
-        void ReadEntries() => reader.ReadAll(e =>
-        {
-            if (dropExpired && e.ExpireMs != -1 && e.ExpireMs < now)
-            {
-                expired++;
-                return;
-            }
-            if (merge)
-            {
+                if (dropExpired && e.ExpireMs != -1 && e.ExpireMs < now)
+                {
+                    expired++;
+                    return;
+                }
                 var db = dbs[e.Db];
-                if (db.Get(e.Key) is not null && !allowDuplicates) throw new RdbFormatException($"duplicate key '{Printable(e.Key)}' in database {e.Db}", reader.Position);
+                if (db.Get(e.Key) is not null && !allowDuplicates) throw new RdbFormatException($"duplicate key '{RdbLoad.Printable(e.Key)}' in database {e.Db}", reader.Position);
                 db.Set(e.Key, e.Value);
                 if (e.ExpireMs != -1) db.SetExpire(e.Key, e.ExpireMs);
                 loaded++;
-                return;
-            }
-            var main = mains[e.Db] ??= new KvDict<object>();
-            if (!main.Set(e.Key, e.Value)) throw new RdbFormatException($"duplicate key '{Printable(e.Key)}' in database {e.Db}", reader.Position);
-            if (e.ExpireMs != -1) (expires[e.Db] ??= new KvDict<long>()).Set(e.Key, e.ExpireMs);
-            loaded++;
-        });
-        for (int i = 0; i < dbs.Length && !merge; i++)
+            });
+        }
+        else
         {
-            if (mains[i] is null && dbs[i].Count == 0) continue;
-            dbs[i].Replace(mains[i] ?? new KvDict<object>(), expires[i] ?? new KvDict<long>());
+            var r = RdbLoad.ReadAll(reader, dbs.Length, dropExpired, now);
+            loaded = r.Loaded;
+            expired = r.Expired;
+            for (int i = 0; i < dbs.Length; i++)
+            {
+                if (r.Mains[i] is null && dbs[i].Count == 0) continue;
+                dbs[i].Replace(r.Mains[i] ?? new KvDict<object>(), r.Expires[i] ?? new KvDict<long>());
+            }
         }
         LastLoadKeysLoaded = loaded;
         LastLoadKeysExpired = expired;
@@ -267,8 +246,6 @@ public sealed class Persistence : IServerExtension, IAsyncDisposable
             _log.LogInformation("RDB age {Age} seconds", DateTimeOffset.UtcNow.ToUnixTimeSeconds() - ctime);
         return reader;
     }
-
-    private static string Printable(byte[] key) => Encoding.UTF8.GetString(key.AsSpan(0, Math.Min(key.Length, 64)));
 
     /// <summary>
     /// Starts a point-in-time snapshot of the whole dataset written as an RDB stream to <paramref name="output"/>

@@ -54,19 +54,12 @@ public sealed class RdbReplicationAdapter(KvServer server) : IReplicationRdb
     public ReplRdbInfo Load(Stream input, RedisDb[] target)
     {
         var r = new RdbReader(input) { Databases = target.Length };
-        var mains = new KvDict<object>?[target.Length];
-        var expires = new KvDict<long>?[target.Length];
         try
         {
             // A replica keeps expired keys: the master's DELs remove them.
-            r.ReadAll(e =>
-            {
-                var main = mains[e.Db] ??= new KvDict<object>();
-                if (!main.Set(e.Key, e.Value)) throw new InvalidDataException($"duplicate key in database {e.Db}");
-                if (e.ExpireMs != -1) (expires[e.Db] ??= new KvDict<long>()).Set(e.Key, e.ExpireMs);
-            });
+            var loaded = RdbLoad.ReadAll(r, target.Length, dropExpired: false, nowMs: 0);
             for (int i = 0; i < target.Length; i++)
-                if (mains[i] is not null) target[i].Replace(mains[i]!, expires[i] ?? new KvDict<long>());
+                if (loaded.Mains[i] is not null) target[i].Replace(loaded.Mains[i]!, loaded.Expires[i] ?? new KvDict<long>());
         }
         catch (RdbFormatException e)
         {
