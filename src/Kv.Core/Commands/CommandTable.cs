@@ -141,16 +141,21 @@ public sealed class CommandTable
         {
             key = default;
             if (name.Length > 16) return false;
-            Span<byte> b = stackalloc byte[16];
-            b.Clear();
+            ulong lo = 0, hi = 0;
             for (int i = 0; i < name.Length; i++)
             {
-                byte c = name[i];
-                b[i] = c is >= (byte)'A' and <= (byte)'Z' ? (byte)(c | 0x20) : c;
+                ulong c = name[i];
+                if (c - 'A' <= 'Z' - 'A') c |= 0x20;
+                if (i < 8) lo |= c << (8 * i);
+                else hi |= c << (8 * (i - 8));
             }
-            key = new NameKey(BitConverter.ToUInt64(b), BitConverter.ToUInt64(b[8..]), name.Length);
+            key = new NameKey(lo, hi, name.Length);
             return true;
         }
+
+        public bool Equals(NameKey other) => Lo == other.Lo && Hi == other.Hi && Length == other.Length;
+
+        public override int GetHashCode() => (int)((Lo * 0x9E3779B97F4A7C15UL + Hi) >> 32) ^ Length;
     }
 
     /// <summary>Finds a command by its name bytes (case-insensitive ASCII).</summary>

@@ -213,7 +213,7 @@ public sealed class RdbSnapshot
             hashes[i] = (uint)KvDict<int>.HashOf(keys[i]);
             order[i] = i;
         }
-        Array.Sort(hashes, order);
+        SortByHash(hashes, order);
         _sortTicks += System.Diagnostics.Stopwatch.GetElapsedTime(t0).Ticks;
         writer.WriteSelectDb(s.DbId);
         writer.WriteResizeDb(n, s.ExpiresCount);
@@ -247,6 +247,44 @@ public sealed class RdbSnapshot
         }
         s.Keys = [];
         s.Values = [];
+    }
+
+    /// <summary>
+    /// Sorts <paramref name="hashes"/> ascending, permuting <paramref name="order"/> alike. Large tables use a
+    /// two-pass LSD radix sort on 16-bit digits (linear; a comparison sort of a million keys took ~10% of a snapshot).
+    /// </summary>
+    internal static void SortByHash(uint[] hashes, int[] order)
+    {
+        int n = hashes.Length;
+        if (n < 1 << 16)
+        {
+            Array.Sort(hashes, order);
+            return;
+        }
+        var h2 = new uint[n];
+        var o2 = new int[n];
+        var start = new int[1 << 16];
+        RadixPass(hashes, order, h2, o2, 0, start);
+        Array.Clear(start);
+        RadixPass(h2, o2, hashes, order, 16, start);
+    }
+
+    private static void RadixPass(uint[] src, int[] srcItems, uint[] dst, int[] dstItems, int shift, int[] start)
+    {
+        foreach (var h in src) start[(h >> shift) & 0xFFFF]++;
+        int sum = 0;
+        for (int d = 0; d < start.Length; d++)
+        {
+            int c = start[d];
+            start[d] = sum;
+            sum += c;
+        }
+        for (int i = 0; i < src.Length; i++)
+        {
+            int at = start[(src[i] >> shift) & 0xFFFF]++;
+            dst[at] = src[i];
+            dstItems[at] = srcItems[i];
+        }
     }
 
     private static void WriteKey(RdbWriter writer, DbState s, int index)
