@@ -232,6 +232,40 @@ public class KeyspaceEventsDiffTests(DebugServerPairFixture pair, ITestOutputHel
         """);
 
     [Fact]
+    public async Task ConfigValuesAndErrors()
+    {
+        await using var d = await DifferentialRunner.StartAsync(pair, output);
+        await d.RunAsync("""
+            CONFIG GET notify-keyspace-events
+            CONFIG SET notify-keyspace-events KEq
+            CONFIG SET notify-keyspace-events "K E"
+            CONFIG SET notify-keyspace-events gA
+            CONFIG GET notify-keyspace-events
+            CONFIG SET notify-keyspace-events EKAm
+            CONFIG GET notify-keyspace-events
+            CONFIG SET notify-keyspace-events $lshzxetdg
+            CONFIG GET notify-keyspace-events
+            CONFIG SET notify-keyspace-events zsh$lK
+            CONFIG GET notify-keyspace-events
+            CONFIG SET notify-keyspace-events x
+            CONFIG GET notify-keyspace-events
+            CONFIG SET notify-keyspace-events ""
+            CONFIG GET notify-keyspace-events
+            """);
+    }
+
+    [Fact]
+    public Task EventsInsideMultiExec() => CompareEvents("KEA", """
+        MULTI
+        RPUSH l a
+        LPOP l
+        SET s v EX 10
+        INCR s
+        DEL s
+        EXEC
+        """);
+
+    [Fact]
     public Task ClassSelection() => CompareEvents("Kl", """
         SET s v
         RPUSH l a
