@@ -1,5 +1,5 @@
+using System.Runtime.InteropServices;
 using System.Text;
-using Microsoft.Win32.SafeHandles;
 
 namespace Adb.Cli.Client;
 
@@ -9,12 +9,11 @@ namespace Adb.Cli.Client;
 /// ("\r" + text elided in the middle to the terminal width + "\e[K") and <see cref="KeepInfoLine"/> ends it with
 /// "\n"; otherwise info lines are only remembered and <see cref="KeepInfoLine"/> prints the last one.
 /// </summary>
-/// <remarks>Writes go straight to file descriptor 1, not through <see cref="Console.Out"/>: the runtime's console
+/// <remarks>Writes are write(2) calls on file descriptor 1, not <see cref="Console.Out"/>: the runtime's console
 /// initialisation would first send the terminal's keypad-mode sequence ("\e[?1h\e="), which AOSP's client never
-/// prints.</remarks>
-internal static class LinePrinter
+/// prints. (Not a FileStream either: on a redirected-to-file stdout it would use pwrite at its own offsets.)</remarks>
+internal static unsafe partial class LinePrinter
 {
-    private static readonly Stream Stdout = new FileStream(new SafeFileHandle(1, ownsHandle: false), FileAccess.Write, 1);
     private static string _infoLine = "";
     private static bool _haveBlankLine = true;
 
@@ -73,11 +72,29 @@ internal static class LinePrinter
 
     private static void Write(string s)
     {
-        try
+        if (OperatingSystem.IsWindows())
         {
-            Stdout.Write(Encoding.UTF8.GetBytes(s));
-            Stdout.Flush();
+            Console.Out.Write(s);
+            Console.Out.Flush();
+            return;
         }
-        catch (IOException) { /* stdout closed: nothing to report to */ }
+        byte[] bytes = Encoding.UTF8.GetBytes(s);
+        fixed (byte* p = bytes)
+        {
+            int done = 0;
+            while (done < bytes.Length)
+            {
+                nint n = write(1, p + done, bytes.Length - done);
+                if (n < 0)
+                {
+                    if (Marshal.GetLastPInvokeError() == 4) continue; // EINTR
+                    return; // stdout closed or broken: nothing to report to
+                }
+                done += (int)n;
+            }
+        }
     }
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial nint write(int fd, byte* buf, nint count);
 }
