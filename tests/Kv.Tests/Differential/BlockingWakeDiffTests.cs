@@ -44,10 +44,21 @@ public class BlockingWakeDiffTests(ServerPairFixture pair, ITestOutputHelper out
         throw new InvalidOperationException("no blocked_clients field");
     }
 
+    /// <summary>
+    /// Starts a runner once no client of an earlier test is still blocked on either server (a closed connection is
+    /// noticed asynchronously; a leftover would make the blocked_clients count ambiguous).
+    /// </summary>
+    private async Task<DifferentialRunner> Start()
+    {
+        var d = await DifferentialRunner.StartAsync(pair, output);
+        await WaitBlocked(d, 0);
+        return d;
+    }
+
     [Fact]
     public async Task RenameAndRenameNxWakeWaiters()
     {
-        await using var d = await DifferentialRunner.StartAsync(pair, output);
+        await using var d = await Start();
         await Block(d, 1, 1, "BLPOP", "dst", "0");
         await d.RunAsync("""
             RPUSH src a b c
@@ -78,7 +89,7 @@ public class BlockingWakeDiffTests(ServerPairFixture pair, ITestOutputHelper out
     [Fact]
     public async Task WrongTypeDoesNotWake()
     {
-        await using var d = await DifferentialRunner.StartAsync(pair, output);
+        await using var d = await Start();
         await Block(d, 1, 1, "BLPOP", "k", "0");
         await d.RunAsync("""
             SET s str
@@ -115,7 +126,7 @@ public class BlockingWakeDiffTests(ServerPairFixture pair, ITestOutputHelper out
     [Fact]
     public async Task MoveAndCopyWakeWaitersInTheTargetDb()
     {
-        await using var d = await DifferentialRunner.StartAsync(pair, output);
+        await using var d = await Start();
         await d.RunAsync("""
             @1 SELECT 1
             @2 SELECT 2
@@ -154,7 +165,7 @@ public class BlockingWakeDiffTests(ServerPairFixture pair, ITestOutputHelper out
     [Fact]
     public async Task SwapDbScansBothDatabases()
     {
-        await using var d = await DifferentialRunner.StartAsync(pair, output);
+        await using var d = await Start();
         await d.RunAsync("""
             @2 SELECT 3
             @4 SELECT 3
@@ -187,7 +198,7 @@ public class BlockingWakeDiffTests(ServerPairFixture pair, ITestOutputHelper out
     [Fact]
     public async Task MultiExecSignalsAfterExec()
     {
-        await using var d = await DifferentialRunner.StartAsync(pair, output);
+        await using var d = await Start();
         await Block(d, 1, 1, "BLPOP", "q1", "q2", "0");
         await d.RunAsync("""
             RPUSH t1 a
