@@ -87,7 +87,13 @@ public sealed class CommandContext
     /// is deleted and a DEL is propagated; on a replica it reads as missing for normal clients but stays, and the
     /// master link sees it). Updates keyspace_hits/misses when <paramref name="countStats"/>.
     /// </summary>
-    public object? Lookup(ReadOnlySpan<byte> key, bool countStats = true)
+    public object? Lookup(ReadOnlySpan<byte> key, bool countStats = true) => Lookup(key, countStats, countStats);
+
+    /// <summary>
+    /// <see cref="Lookup(ReadOnlySpan{byte}, bool)"/> with the keymiss event chosen separately (OBJECT looks up with
+    /// LOOKUP_NONOTIFY: stats counted, no keymiss event).
+    /// </summary>
+    public object? Lookup(ReadOnlySpan<byte> key, bool countStats, bool notifyMiss)
     {
         var db = Db;
         if (ExpireIfNeeded(db, key))
@@ -95,7 +101,7 @@ public sealed class CommandContext
             if (countStats)
             {
                 Server.Stats.KeyspaceMisses++;
-                Notify(KeyspaceEvents.KeyMiss, "keymiss", key, db);
+                if (notifyMiss) Notify(KeyspaceEvents.KeyMiss, "keymiss", key, db);
             }
             return null;
         }
@@ -105,7 +111,7 @@ public sealed class CommandContext
             if (v is null) Server.Stats.KeyspaceMisses++;
             else Server.Stats.KeyspaceHits++;
         }
-        if (v is null && countStats) Notify(KeyspaceEvents.KeyMiss, "keymiss", key, db);
+        if (v is null && countStats && notifyMiss) Notify(KeyspaceEvents.KeyMiss, "keymiss", key, db);
         return v;
     }
 

@@ -74,13 +74,13 @@ internal static class KeyCommands
     {
         long n = 0;
         for (int i = 1; i < ctx.Argc; i++)
-            if (ctx.Lookup(ctx.Arg(i), countStats: false) is not null) n++;
+            if (ctx.Lookup(ctx.Arg(i), countStats: true) is not null) n++;
         ctx.Reply.Integer(n);
     }
 
     private static void Type(CommandContext ctx)
     {
-        var v = ctx.Lookup(ctx.Arg(1), countStats: false);
+        var v = ctx.Lookup(ctx.Arg(1), countStats: true);
         ctx.Reply.Simple(v is null ? "none" : KvObject.TypeName(v));
     }
 
@@ -204,7 +204,7 @@ internal static class KeyCommands
             ctx.Error(Errors.SameObject);
             return;
         }
-        var v = ctx.Lookup(src, countStats: false);
+        var v = ctx.Lookup(src, countStats: true);
         if (v is null)
         {
             ctx.Reply.Integer(0);
@@ -449,7 +449,7 @@ internal static class KeyCommands
     private static void Ttl(CommandContext ctx, bool ms, bool absolute)
     {
         var key = ctx.Arg(1);
-        if (ctx.Lookup(key, countStats: false) is null)
+        if (ctx.Lookup(key, countStats: true) is null)
         {
             ctx.Reply.Integer(-2);
             return;
@@ -492,7 +492,7 @@ internal static class KeyCommands
 
     private static void Object(CommandContext ctx, string sub)
     {
-        var v = ctx.Lookup(ctx.Arg(2), countStats: false);
+        var v = ctx.Lookup(ctx.Arg(2), countStats: true, notifyMiss: false);
         if (v is null)
         {
             ctx.Reply.Null();

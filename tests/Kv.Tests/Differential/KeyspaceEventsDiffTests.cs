@@ -325,7 +325,40 @@ public class KeyspaceEventsDiffTests(DebugServerPairFixture pair, ITestOutputHel
         RPUSH l a
         LRANGE l 0 -1
         ZSCORE nosuchz m
+        EXISTS nosuch l
+        TYPE nosuch
+        TTL nosuch
+        PTTL nosuch
+        EXPIRETIME nosuch
+        OBJECT ENCODING nosuch
+        TOUCH nosuch
+        COPY nosuch x
+        RENAME nosuch x
         """);
+
+    [Fact]
+    public async Task KeyspaceHitsAndMissesOfKeyCommands()
+    {
+        await using var d = await DifferentialRunner.StartAsync(pair, output);
+        foreach (var cmd in new[]
+                 {
+                     "EXISTS a nosuch", "TYPE a", "TYPE nosuch", "TTL a", "PTTL nosuch", "EXPIRETIME a", "PEXPIRETIME nosuch",
+                     "OBJECT ENCODING a", "OBJECT ENCODING nosuch", "TOUCH a nosuch", "COPY nosuch x", "COPY a b", "RENAME nosuch x",
+                     "MOVE nosuch 1", "PERSIST nosuch", "EXPIRE nosuch 10", "DEL nosuch", "GET a", "GET nosuch",
+                 })
+        {
+            var script = $"""
+                SET a 1
+                CONFIG RESETSTAT
+                {cmd}
+                """;
+            await d.RunAsync(script);
+            var (r, k) = await d.SendBothAsync(0, "INFO", "stats");
+            static string Stats(byte[] info) => string.Join(" ", RespFormat.Text(info)!.Split("\r\n")
+                .Where(l => l.StartsWith("keyspace_hits:", StringComparison.Ordinal) || l.StartsWith("keyspace_misses:", StringComparison.Ordinal)));
+            Assert.True(Stats(r) == Stats(k), $"{cmd}: redis {Stats(r)}, kv {Stats(k)}");
+        }
+    }
 
     [Fact]
     public async Task BlockedClientServedEvents()
