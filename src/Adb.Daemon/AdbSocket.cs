@@ -199,28 +199,34 @@ internal sealed class AdbSocket : Stream
         {
             while (true)
             {
+                // Wait for the host's OKAY first, then take what accumulated meanwhile (up to max payload): WRTEs
+                // are as large as possible (AOSP coalesces the same way).
+                try { await _ack.Task.ConfigureAwait(false); }
+                catch (Exception) { break; }
+                if (RemoteClosed) break;
                 ReadResult rr;
                 try { rr = await reader.ReadAsync().ConfigureAwait(false); }
                 catch (Exception) { break; }
                 if (RemoteClosed) break;
                 var buf = rr.Buffer;
-                while (buf.Length > 0)
+                if (buf.IsEmpty)
                 {
-                    int n = (int)Math.Min(buf.Length, _conn.MaxPayload);
-                    buf.Slice(0, n).CopyTo(chunk);
-                    try { await _ack.Task.ConfigureAwait(false); }
-                    catch (Exception) { reader.AdvanceTo(buf.End); goto done; }
-                    // Synchronous continuation: the host's OKAY (handled on the connection's reader loop) sends the
-                    // next WRTE right there, without a thread-pool hop per MiB.
-                    _ack = new TaskCompletionSource();
-                    if (RemoteClosed) { reader.AdvanceTo(buf.End); goto done; }
-                    await _conn.SendAsync(AdbCommand.WRTE, LocalId, RemoteId, chunk.AsMemory(0, n)).ConfigureAwait(false);
-                    buf = buf.Slice(n);
+                    reader.AdvanceTo(buf.End);
+                    if (rr.IsCompleted || rr.IsCanceled) break;
+                    continue;
                 }
-                reader.AdvanceTo(buf.End);
-                if (rr.IsCompleted || rr.IsCanceled) break;
+                int n = (int)Math.Min(buf.Length, _conn.MaxPayload);
+                buf.Slice(0, n).CopyTo(chunk);
+                // Consume only this chunk: the writer (e.g. RECV reading the file) resumes at once, so the next WRTE
+                // is full-size too. Advancing only after the whole buffer left a small tail (the bytes past the last
+                // whole MiB when the writer had paused) that went out as its own round trip.
+                reader.AdvanceTo(buf.GetPosition(n));
+                // Synchronous continuation: the host's OKAY (handled on the connection's reader loop) sends the
+                // next WRTE right there, without a thread-pool hop per MiB.
+                _ack = new TaskCompletionSource();
+                if (RemoteClosed) break;
+                await _conn.SendAsync(AdbCommand.WRTE, LocalId, RemoteId, chunk.AsMemory(0, n)).ConfigureAwait(false);
             }
-        done:;
         }
         catch (Exception) { /* connection gone */ }
         finally
