@@ -379,6 +379,24 @@ public class KeyspaceEventsDiffTests(DebugServerPairFixture pair, ITestOutputHel
                 !blocked 1
                 RPUSH src a
                 @2 !read
+                """);
+            await r2.SendAsync("BZPOPMIN", "z", "0");
+            await k2.SendAsync("BZPOPMIN", "z", "0");
+            await d.RunAsync("""
+                !blocked 1
+                ZADD z 1 a 2 b
+                @2 !read
+                """);
+            await r2.SendAsync("BLPOP", "l", "0");
+            await k2.SendAsync("BLPOP", "l", "0");
+            await d.RunAsync("""
+                !blocked 1
+                MULTI
+                RPUSH l a
+                RENAME l l2
+                RPUSH l b
+                EXEC
+                @2 !read
                 PUBLISH kvgaps-end-of-events done
                 """);
             var (r, k) = await d.ConnectionAsync(1);
