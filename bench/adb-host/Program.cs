@@ -2,6 +2,7 @@
 // client+server (/usr/bin/adb 29.0.6), both talking to our adbd. Prints MB/s per run and the ratio.
 //
 // Usage: adb-host-bench [--size-mb N] [--runs N] [--dir PATH]
+// Besides wall-clock MB/s it prints the per-round ratio and the transfer-only rate from each client's summary line.
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
@@ -108,17 +109,25 @@ try
     }
     long size = new FileInfo(src).Length;
 
-    double Time(string exe, int port, params string[] a)
+    var results = new Dictionary<string, List<double>>();
+    var transfer = new Dictionary<string, List<double>>();
+    void Add(string k, double v) { if (!results.TryGetValue(k, out var l)) results[k] = l = []; l.Add(v); }
+    void AddTransfer(string k, double v) { if (!transfer.TryGetValue(k, out var l)) transfer[k] = l = []; l.Add(v); }
+
+    // Wall clock of the whole command (process start included); the client's own summary line
+    // "... (B bytes in S.SSSs)" also gives the transfer alone (both clients time from the first sync request).
+    double Time(string key, string exe, int port, params string[] a)
     {
         var sw = Stopwatch.StartNew();
         var (code, output) = Run(Info(exe, ["-P", port.ToString(), "-s", serial, .. a]));
         sw.Stop();
         if (code != 0) throw new InvalidOperationException($"{exe} {string.Join(' ', a)} failed: {output}");
+        var m = System.Text.RegularExpressions.Regex.Match(output, @"\((\d+) bytes in ([0-9.]+)s\)");
+        if (m.Success && double.TryParse(m.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture, out double secs) && secs > 0)
+            AddTransfer(key, long.Parse(m.Groups[1].Value) / secs / (1024 * 1024));
         return size / sw.Elapsed.TotalSeconds / (1024 * 1024);
     }
 
-    var results = new Dictionary<string, List<double>>();
-    void Add(string k, double v) { if (!results.TryGetValue(k, out var l)) results[k] = l = []; l.Add(v); }
     for (int r = 0; r < runs; r++)
     {
         // Side by side in each round; the mixed pairings show which half (client or server) costs what.
@@ -127,9 +136,9 @@ try
         {
             string remote = Path.Combine(dev, $"big-{name.Replace('/', '_')}.bin");
             string back = Path.Combine(host, $"back-{name.Replace('/', '_')}.bin");
-            Add($"{name} push", Time(exe, port, "push", src, remote));
+            Add($"{name} push", Time($"{name} push", exe, port, "push", src, remote));
             if (new FileInfo(remote).Length != size) throw new InvalidOperationException("pushed size mismatch");
-            Add($"{name} pull", Time(exe, port, "pull", remote, back));
+            Add($"{name} pull", Time($"{name} pull", exe, port, "pull", remote, back));
             if (new FileInfo(back).Length != size) throw new InvalidOperationException("pulled size mismatch");
             File.Delete(remote);
             File.Delete(back);
@@ -142,6 +151,14 @@ try
         double d = results[$"debian {op}"].Max(), o = results[$"ours {op}"].Max();
         Console.WriteLine($"{op,-6} {d,10:0.0} {o,10:0.0} {o / d,12:0.00}");
     }
+    // Per round, ours over Debian's in the same round (back to back, so both saw about the same machine load).
+    foreach (string op in new[] { "push", "pull" })
+    {
+        var d = results[$"debian {op}"]; var o = results[$"ours {op}"];
+        Console.WriteLine($"{op} ours/debian per round: " + string.Join(" ", d.Zip(o, (x, y) => (y / x).ToString("0.00"))));
+    }
+    Console.WriteLine("transfer only (client's summary line, process start excluded), best MB/s: " + string.Join(", ",
+        transfer.Where(kv => !kv.Key.Contains('/')).Select(kv => $"{kv.Key} {kv.Value.Max():0.0}")));
     Console.WriteLine("mixed pairings (best MB/s): " + string.Join(", ", results.Where(kv => kv.Key.Contains('/'))
         .Select(kv => $"{kv.Key} {kv.Value.Max():0.0}")));
     Console.WriteLine("all runs: " + string.Join("; ", results.Select(kv => $"{kv.Key} [{string.Join(" ", kv.Value.Select(v => v.ToString("0")))}]")));
