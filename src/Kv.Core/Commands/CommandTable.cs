@@ -128,12 +128,49 @@ public sealed class CommandTable
     public void Add(CommandDef def)
     {
         _byName[def.Name] = def;
-        if (NameKey.TryCreate(System.Text.Encoding.ASCII.GetBytes(def.Name), out var k)) _byKey[k] = def;
+        if (NameKey.TryCreate(System.Text.Encoding.ASCII.GetBytes(def.Name), out var k)) _byKey.Set(k, def);
     }
 
     // Names of up to 16 bytes, lower-cased and packed into two words: one hash of two longs per lookup instead of
     // widening to chars and a case-insensitive string hash (every request looks its command up).
-    private readonly Dictionary<NameKey, CommandDef> _byKey = [];
+    private readonly NameTable _byKey = new();
+
+    /// <summary>Open addressing over a power-of-two array of (key, command), linear probing; never shrinks.</summary>
+    private sealed class NameTable
+    {
+        private NameKey[] _keys = new NameKey[1024];
+        private CommandDef?[] _defs = new CommandDef?[1024];
+        private int _count;
+
+        public CommandDef? Get(in NameKey key)
+        {
+            int mask = _keys.Length - 1;
+            for (int i = key.GetHashCode() & mask; ; i = (i + 1) & mask)
+            {
+                var d = _defs[i];
+                if (d is null) return null;
+                if (_keys[i].Equals(key)) return d;
+            }
+        }
+
+        public void Set(in NameKey key, CommandDef def)
+        {
+            if ((_count + 1) * 2 > _keys.Length)
+            {
+                var (oldKeys, oldDefs) = (_keys, _defs);
+                _keys = new NameKey[oldKeys.Length * 2];
+                _defs = new CommandDef?[oldKeys.Length * 2];
+                _count = 0;
+                for (int j = 0; j < oldKeys.Length; j++) if (oldDefs[j] is { } d) Set(oldKeys[j], d);
+            }
+            int mask = _keys.Length - 1;
+            int i = key.GetHashCode() & mask;
+            while (_defs[i] is not null && !_keys[i].Equals(key)) i = (i + 1) & mask;
+            if (_defs[i] is null) _count++;
+            _keys[i] = key;
+            _defs[i] = def;
+        }
+    }
 
     private readonly record struct NameKey(ulong Lo, ulong Hi, int Length)
     {
@@ -155,13 +192,13 @@ public sealed class CommandTable
 
         public bool Equals(NameKey other) => Lo == other.Lo && Hi == other.Hi && Length == other.Length;
 
-        public override int GetHashCode() => (int)((Lo * 0x9E3779B97F4A7C15UL + Hi) >> 32) ^ Length;
+        public override int GetHashCode() => (int)(((Lo ^ (Hi * 0xC2B2AE3D27D4EB4FUL)) * 0x9E3779B97F4A7C15UL) >> 40) ^ Length;
     }
 
     /// <summary>Finds a command by its name bytes (case-insensitive ASCII).</summary>
     public CommandDef? Find(ReadOnlySpan<byte> name)
     {
-        if (NameKey.TryCreate(name, out var key)) return _byKey.GetValueOrDefault(key);
+        if (NameKey.TryCreate(name, out var key)) return _byKey.Get(key);
         if (name.Length > 64) return null;
         Span<char> chars = stackalloc char[name.Length];
         for (int i = 0; i < name.Length; i++) chars[i] = (char)name[i];

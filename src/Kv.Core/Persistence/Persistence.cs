@@ -470,7 +470,7 @@ public sealed class Persistence : IServerExtension, IAsyncDisposable
 
     /// <summary>writeCommandsDeniedByDiskError: the MISCONF text while writes must be refused, else null.</summary>
     public string? DiskError() =>
-        !LastBgsaveOk && _server.Config.GetBool("stop-writes-on-bgsave-error") && SavePoints().Count > 0 ? MisconfError : null;
+        LastBgsaveOk ? null : _server.Config.GetBool("stop-writes-on-bgsave-error") && SavePoints().Count > 0 ? MisconfError : null;
 
     private void OnFlushAll()
     {

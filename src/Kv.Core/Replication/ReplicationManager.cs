@@ -269,11 +269,16 @@ public sealed partial class ReplicationManager : IServerExtension, IPropagationS
     {
         if (Link is not null)
             return _server.Config.GetBool("replica-read-only") ? Errors.ReadOnly : null;
-        long min = _server.Config.GetLong("min-replicas-to-write");
-        long lag = _server.Config.GetLong("min-replicas-max-lag");
+        // Every write on a master passes here: the two parameters are kept, not looked up by name.
+        _minReplicasToWrite ??= _server.Config.Param("min-replicas-to-write");
+        _minReplicasMaxLag ??= _server.Config.Param("min-replicas-max-lag");
+        long min = _minReplicasToWrite.Number;
+        long lag = _minReplicasMaxLag.Number;
         if (min > 0 && lag > 0 && GoodReplicas() < min) return Errors.NoReplicas;
         return null;
     }
+
+    private ConfigParam? _minReplicasToWrite, _minReplicasMaxLag;
 
     /// <inheritdoc/>
     public bool IsStale() => Link is not null && !Link.IsConnected && !_server.Config.GetBool("replica-serve-stale-data");

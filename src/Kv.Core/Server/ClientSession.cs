@@ -239,7 +239,7 @@ public sealed partial class ClientSession
     /// </summary>
     public void ProcessInput()
     {
-        long maxBulk = _server.Config.GetLong("proto-max-bulk-len");
+        long maxBulk = _server.ProtoMaxBulkLen.Number;
         ClockTicks = KvClock.Ticks();
         LastInteractionMs = KvClock.UnixMsAt(ClockTicks);
         while (!_closed && !_closeAfterReply && BlockedState is null && _inStart < _inEnd)
@@ -249,7 +249,7 @@ public sealed partial class ClientSession
             {
                 if (!RequestParser.TryParse(_in, _inStart, _inEnd, _req, out consumed, maxBulk, Authenticated || IsMaster, IsMaster, out _needBytes))
                 {
-                    long qlimit = _server.Config.GetLong("client-query-buffer-limit");
+                    long qlimit = _server.ClientQueryBufferLimit.Number;
                     if (!IsMaster && (_inEnd - _inStart > qlimit || _needBytes > qlimit))
                     {
                         _server.Log.LogWarning("Closing client that reached max query buffer length: id={Id}", Id);

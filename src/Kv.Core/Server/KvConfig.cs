@@ -270,6 +270,12 @@ public sealed class KvConfig
     /// <summary>Current numeric value of an Int/Memory/Bool parameter.</summary>
     public long GetLong(string name) => _params[name].Number;
 
+    /// <summary>
+    /// The parameter object itself, for hot paths that keep it and read <see cref="ConfigParam.Number"/> directly
+    /// (CONFIG SET updates the same object). Throws <see cref="KeyNotFoundException"/> for an unknown name.
+    /// </summary>
+    public ConfigParam Param(string name) => _params[name];
+
     /// <summary>Current value of a Bool parameter.</summary>
     public bool GetBool(string name) => _params[name].Number != 0;
 

@@ -103,6 +103,8 @@ public sealed partial class KvServer : IAsyncDisposable
     public KvServer(KvConfig config, ILoggerFactory? loggerFactory = null)
     {
         Config = config;
+        ProtoMaxBulkLen = config.Param("proto-max-bulk-len");
+        ClientQueryBufferLimit = config.Param("client-query-buffer-limit");
         LoggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
         Log = LoggerFactory.CreateLogger("kv");
         int n = (int)config.GetLong("databases");
@@ -184,6 +186,12 @@ public sealed partial class KvServer : IAsyncDisposable
 
     /// <summary>Set when SHUTDOWN was requested; completes when the server has stopped.</summary>
     public TaskCompletionSource ShutdownRequested { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>proto-max-bulk-len, read once per request batch.</summary>
+    internal ConfigParam ProtoMaxBulkLen { get; }
+
+    /// <summary>client-query-buffer-limit, read on every incomplete request.</summary>
+    internal ConfigParam ClientQueryBufferLimit { get; }
 
     /// <summary>Unix time in milliseconds (<see cref="KvClock.UnixMs"/>).</summary>
     public static long UnixMs() => KvClock.UnixMs();

@@ -93,7 +93,11 @@ public sealed class ReplEnv : IAsyncDisposable
     {
         var m = await InfoAsync(master, "replication");
         var r = await InfoAsync(replica, "replication");
-        return r.GetValueOrDefault("master_link_status") == "up" && m["master_repl_offset"] == r["slave_repl_offset"];
+        // In sync, and listed as online by the master (after an EOF-framed transfer redis marks it online only at
+        // its first ACK; FAILOVER TO and WAIT look at that state).
+        string port = $"port={replica.Port},";
+        return r.GetValueOrDefault("master_link_status") == "up" && m["master_repl_offset"] == r["slave_repl_offset"]
+            && m.Any(kv => kv.Key.StartsWith("slave", StringComparison.Ordinal) && kv.Value.Contains(port, StringComparison.Ordinal) && kv.Value.Contains("state=online", StringComparison.Ordinal));
     }, $"{replica.Name} in sync with {master.Name}");
 
     /// <summary>Every key of every db with its type, value and absolute expire time (PEXPIRETIME).</summary>
