@@ -396,7 +396,10 @@ public sealed class ReplicaLink
                 RedisDb old = _server.Databases[i], loaded = fresh[i];
                 _server.Watches.TouchDbWhere(i, k => old.Main.TryGetValue(k, out _) || (swapdb && loaded.Main.TryGetValue(k, out _)));
                 old.SwapWith(loaded);
+                // Clients blocked on keys the loaded data holds are served, as after redis's swap of the loaded db.
+                _server.Blocking.ScanDatabaseForReadyKeys(i, old);
             }
+            _server.Blocking.HandleReadyKeys();
             _m.AdoptMaster(replId, offset);
             int db = info.StreamDb >= 0 && info.StreamDb < n ? info.StreamDb : 0;
             CreateMasterClient(offset, db);

@@ -66,7 +66,7 @@ public class ServerDiffTests(ServerPairFixture pair, ITestOutputHelper output) :
     [Theory]
     [InlineData("server")]
     [InlineData("clients")]
-    // "memory" is left out: kv's INFO memory lacks most allocator/lua/function fields (KvServer.Info.cs).
+    [InlineData("memory")]
     [InlineData("persistence")]
     [InlineData("stats")]
     [InlineData("replication")]
