@@ -49,46 +49,7 @@ public class ServerDiffTests(ServerPairFixture pair, ITestOutputHelper output) :
         FLUSHALL ASYNC extra
         """);
 
-    private static Dictionary<string, List<string>> InfoFields(string info)
-    {
-        var res = new Dictionary<string, List<string>>();
-        string section = "";
-        foreach (var raw in info.Split('\n'))
-        {
-            var line = raw.TrimEnd('\r');
-            if (line.StartsWith("# ", StringComparison.Ordinal)) { section = line[2..]; res[section] = []; continue; }
-            int colon = line.IndexOf(':');
-            if (colon > 0) res[section].Add(line[..colon]);
-        }
-        return res;
-    }
-
-    [Theory]
-    [InlineData("server")]
-    [InlineData("clients")]
-    [InlineData("memory")]
-    [InlineData("persistence")]
-    [InlineData("stats")]
-    [InlineData("replication")]
-    [InlineData("keyspace")]
-    public async Task InfoSectionHasRedisFields(string section)
-    {
-        var infos = new List<Dictionary<string, List<string>>>();
-        foreach (var s in new[] { pair.Redis, pair.Kv })
-        {
-            using var c = await s.ConnectAsync();
-            await c.CommandAsync("SET", "info-key", "v");
-            infos.Add(InfoFields(RespFormat.Text(await c.CommandAsync("INFO", section))!));
-        }
-        var (redis, kv) = (infos[0], infos[1]);
-        Assert.Equal(redis.Keys.Order(), kv.Keys.Order());
-        foreach (var (sec, fields) in redis)
-        {
-            var missing = fields.Except(kv[sec]).ToList();
-            output.WriteLine($"{sec}: kv lacks {string.Join(", ", missing)}");
-            Assert.True(missing.Count == 0, $"INFO {sec}: kv lacks {string.Join(", ", missing)}");
-        }
-    }
+    // INFO field names and order per section: InfoFieldsDiffTests.SectionFieldNamesAndOrderEqualRedis.
 
     [Fact]
     public async Task ClientListFieldNames()
