@@ -6,45 +6,57 @@ using System.Text;
 using Kv.Bench;
 
 // kv-bench: starts kv-server and redis-server 7.0.15 on free loopback ports, runs redis-benchmark
-// (-t set,get,incr,lpush,lpop,sadd,hset,zadd -c 50 -n N -q --csv) with -P 1 and -P 16 against each, prints the
-// requests/s table with the kv/redis ratio, writes a PNG bar chart (ScottPlot), then loads 1,000,000 small string
+// (-t set,get,incr,lpush,lpop,sadd,hset,zadd -c 50 -n N -q --csv) with -P 1 and -P 16 against each, R rounds,
+// prints the table of median requests/s with the kv/redis ratio, writes a PNG bar chart (ScottPlot), then loads 1,000,000 small string
 // keys into each and reports INFO memory used_memory and the process RSS. See docs/BENCHMARKS.md ("## Kv").
 var opt = Options.Parse(args);
 if (opt is null) return 2;
 var inv = CultureInfo.InvariantCulture;
 Directory.CreateDirectory(opt.OutDir);
-Console.WriteLine($"kv-bench: n={opt.Requests} clients=50 tests={opt.Tests} keys={opt.Keys} out={opt.OutDir}");
+Console.WriteLine($"kv-bench: n={opt.Requests} n16={opt.Requests16} rounds={opt.Rounds} clients=50 tests={opt.Tests} keys={opt.Keys} out={opt.OutDir}");
 Console.WriteLine($"kv-server: {opt.KvServer}\nredis-server: {opt.RedisServer}\nredis-benchmark: {opt.RedisBenchmark}");
 
 await using var redis = await Server.StartAsync("redis", opt.RedisServer);
 await using var kv = await Server.StartAsync("kv", opt.KvServer);
 var servers = new[] { redis, kv };
 
-var results = new Dictionary<(string Server, int Pipeline, string Test), double>();
-foreach (int p in new[] { 1, 16 })
+// Every (server, pipeline) run is repeated opt.Rounds times, alternating which server goes first, and the median is
+// reported (the machine is shared and noisy; a single short run can be off by 30%). -P 16 runs opt.Requests16
+// requests so that each run lasts about as long as a -P 1 run.
+var samples = new Dictionary<(string Server, int Pipeline, string Test), List<double>>();
+for (int round = 0; round < opt.Rounds; round++)
 {
-    // Interleave the servers per pipeline depth so background noise hits both alike.
-    foreach (var s in servers)
+    foreach (int p in new[] { 1, 16 })
     {
-        await s.CommandAsync("FLUSHALL");
-        var csv = await Tool.RunAsync(opt.RedisBenchmark,
-            ["-p", s.Port.ToString(inv), "-t", opt.Tests, "-c", "50", "-n", opt.Requests.ToString(inv), "-P", p.ToString(inv), "-q", "--csv"]);
-        foreach (var (test, rps) in ParseCsv(csv))
-            results[(s.Name, p, test)] = rps;
-        Console.WriteLine($"  {s.Name,-5} -P {p,-2}: {string.Join("  ", ParseCsv(csv).Select(r => $"{r.Test}={r.Rps:F0}"))}");
+        var order = round % 2 == 0 ? servers : servers.Reverse().ToArray();
+        foreach (var s in order)
+        {
+            await s.CommandAsync("FLUSHALL");
+            int n = p == 1 ? opt.Requests : opt.Requests16;
+            var csv = await Tool.RunAsync(opt.RedisBenchmark,
+                ["-p", s.Port.ToString(inv), "-t", opt.Tests, "-c", "50", "-n", n.ToString(inv), "-P", p.ToString(inv), "-q", "--csv"]);
+            foreach (var (test, rps) in ParseCsv(csv))
+            {
+                if (!samples.TryGetValue((s.Name, p, test), out var list)) samples[(s.Name, p, test)] = list = [];
+                list.Add(rps);
+            }
+            Console.WriteLine($"  round {round + 1} {s.Name,-5} -P {p,-2}: {string.Join("  ", ParseCsv(csv).Select(r => $"{r.Test}={r.Rps:F0}"))}");
+        }
     }
 }
+var results = samples.ToDictionary(kv => kv.Key, kv => Median(kv.Value));
+string Range((string, int, string) key) => samples.TryGetValue(key, out var l) ? $"{l.Min():F0}-{l.Max():F0}" : "";
 
 var tests = results.Keys.Select(k => k.Test).Distinct().ToList();
 var table = new StringBuilder();
-table.AppendLine("| test | pipeline | redis 7.0.15 req/s | kv req/s | kv/redis |");
-table.AppendLine("|---|---|---:|---:|---:|");
+table.AppendLine("| test | pipeline | redis 7.0.15 req/s (median) | kv req/s (median) | kv/redis | redis range | kv range |");
+table.AppendLine("|---|---|---:|---:|---:|---:|---:|");
 foreach (int p in new[] { 1, 16 })
     foreach (var t in tests)
     {
         results.TryGetValue(("redis", p, t), out var r);
         results.TryGetValue(("kv", p, t), out var k);
-        table.AppendLine(inv, $"| {t} | {p} | {r:F0} | {k:F0} | {(r > 0 ? k / r : 0):F2} |");
+        table.AppendLine(inv, $"| {t} | {p} | {r:F0} | {k:F0} | {(r > 0 ? k / r : 0):F2} | {Range(("redis", p, t))} | {Range(("kv", p, t))} |");
     }
 Console.WriteLine();
 Console.Write(table);
@@ -83,9 +95,15 @@ if (opt.Keys > 0)
 }
 
 var report = Path.Combine(opt.OutDir, "kv-bench.md");
-File.WriteAllText(report, $"kv-bench n={opt.Requests} c=50, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores\n\n{table}\n{memTable}");
+File.WriteAllText(report, $"kv-bench n={opt.Requests} (P16: {opt.Requests16}) c=50 rounds={opt.Rounds}, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores\n\n{table}\n{memTable}");
 Console.WriteLine($"\nreport: {report}");
 return 0;
+
+static double Median(List<double> values)
+{
+    var v = values.Order().ToList();
+    return v.Count % 2 == 1 ? v[v.Count / 2] : (v[v.Count / 2 - 1] + v[v.Count / 2]) / 2;
+}
 
 static string Mb(long bytes) => (bytes / 1048576.0).ToString("F1", CultureInfo.InvariantCulture) + " MB";
 
@@ -111,11 +129,13 @@ static IEnumerable<(string Test, double Rps)> ParseCsv(string csv)
 namespace Kv.Bench
 {
     /// <summary>Command-line options.</summary>
-    internal sealed record Options(int Requests, long Keys, string Tests, string OutDir, string KvServer, string RedisServer, string RedisBenchmark)
+    internal sealed record Options(int Requests, int Requests16, int Rounds, long Keys, string Tests, string OutDir, string KvServer, string RedisServer, string RedisBenchmark)
     {
         public static Options? Parse(string[] args)
         {
             int n = 100_000;
+            int? n16 = null;
+            int rounds = 3;
             long keys = 1_000_000;
             string tests = "set,get,incr,lpush,lpop,sadd,hset,zadd";
             string outDir = Path.Combine("artifacts", "kv-bench");
@@ -127,6 +147,8 @@ namespace Kv.Bench
                 switch (args[i])
                 {
                     case "-n": n = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+                    case "--n16": n16 = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+                    case "--rounds": rounds = Math.Max(1, int.Parse(Next(), CultureInfo.InvariantCulture)); break;
                     case "--keys": keys = long.Parse(Next(), CultureInfo.InvariantCulture); break;
                     case "-t": tests = Next(); break;
                     case "--out": outDir = Next(); break;
@@ -134,13 +156,13 @@ namespace Kv.Bench
                     case "--redis-server": redisPath = Next(); break;
                     case "--redis-benchmark": benchPath = Next(); break;
                     default:
-                        Console.Error.WriteLine($"unknown option {args[i]}\nusage: kv-bench [-n requests] [--keys N (0 = skip memory)] [-t tests] [--out dir] [--kv-server path] [--redis-server path] [--redis-benchmark path]");
+                        Console.Error.WriteLine($"unknown option {args[i]}\nusage: kv-bench [-n requests] [--n16 requests at -P 16 (default 10 x n)] [--rounds R (default 3, median)] [--keys N (0 = skip memory)] [-t tests] [--out dir] [--kv-server path] [--redis-server path] [--redis-benchmark path]");
                         return null;
                 }
             }
             kvPath ??= Path.Combine(AppContext.BaseDirectory, "kv-server");
             if (!File.Exists(kvPath)) { Console.Error.WriteLine($"kv-server not found at {kvPath} (build bench/Kv.Bench or pass --kv-server)"); return null; }
-            return new Options(n, keys, tests, outDir, kvPath, redisPath, benchPath);
+            return new Options(n, n16 ?? n * 10, rounds, keys, tests, outDir, kvPath, redisPath, benchPath);
         }
     }
 
