@@ -81,6 +81,49 @@ public sealed partial class DeviceCommandTests(AdbEnvironment env)
         Assert.DoesNotContain("\u001b[?1h", o);
     }
 
+    [Fact]
+    public async Task PushPull_OnTerminal_DrawsDebiansLines()
+    {
+        // On a terminal AOSP's LinePrinter draws "\r[NNN%] FILE[: NN%]\e[K" per 64 KiB and ends with
+        // "\r<summary>\e[K" + "\n". Ours may skip repaints (same text, or pull's 1 MiB batches) but every line it
+        // draws must be one Debian draws for the same transfer, the summaries must match, and no keypad sequence.
+        string src = Path.Combine(env.HostDir, "ttytree");
+        Directory.CreateDirectory(src);
+        File.WriteAllBytes(Path.Combine(src, "a.bin"), Content(700_000, 3));
+        File.WriteAllBytes(Path.Combine(src, "b.bin"), Content(300_000, 4));
+        var drawn = new Dictionary<ClientKind, List<string>[]>();
+        foreach (var c in new[] { ClientKind.Debian, ClientKind.Ours })
+        {
+            int port = c == ClientKind.Debian ? env.DebianPort : env.OursPort;
+            string adb = c == ClientKind.Debian ? "/usr/bin/adb" : Path.Combine(AdbEnvironment.BinDir, "adb");
+            string dev = Path.Combine(env.DeviceDir, "tty-" + c);
+            string back = Path.Combine(env.HostDir, "ttyback-" + c);
+            Directory.CreateDirectory(dev);
+            Directory.CreateDirectory(back);
+            var lists = new List<string>[3];
+            string[] cmds = [$"push {src} {dev}", $"pull {dev}/ttytree/a.bin {back}/a.bin", $"pull {dev}/ttytree {back}"];
+            for (int i = 0; i < cmds.Length; i++)
+            {
+                string inner = $"stty cols 250; {adb} -P {port} -s {env.Serial} {cmds[i]}";
+                var r = await Proc.RunAsync(Proc.Info("script", ["-qec", inner, "/dev/null"], env));
+                Assert.True(r.Code == 0, r.ToString());
+                Assert.DoesNotContain("\u001b[?1h", r.Stdout);
+                lists[i] = [.. r.Stdout.Split('\r').Select(l => NormalizeRate(l.Replace(c == ClientKind.Debian ? "tty-Debian" : "tty-Ours", "tty-X")))
+                    .Where(l => l.Length > 0 && l != "\n")];
+            }
+            drawn[c] = lists;
+        }
+        for (int i = 0; i < 3; i++)
+        {
+            var debian = drawn[ClientKind.Debian][i];
+            var ours = drawn[ClientKind.Ours][i];
+            Assert.Equal(debian[^1], ours[^1]);  // the summary, with its "\e[K" and newline
+            Assert.Contains(" skipped. R MB/s", ours[^1]);
+            foreach (string line in ours) Assert.Contains(line, debian);
+            Assert.True(ours.Count >= 2, string.Join("|", ours)); // some progress was drawn
+        }
+    }
+
     [Theory]
     [MemberData(nameof(Pairs))]
     public async Task ExecOut_BinarySafe(ClientKind c, ServerKind s)

@@ -185,6 +185,8 @@ internal sealed class SyncClient(Stream s, bool statV2, bool lsV2) : IDisposable
                     _pos += take;
                     remaining -= take;
                     got += take;
+                    // Progress per whole DATA record, as AOSP's client (its write follows right below).
+                    if (remaining == 0) progress?.Invoke(got);
                     continue;
                 }
                 if (_end - _pos < SyncProtocol.RequestSize) break;
@@ -208,7 +210,6 @@ internal sealed class SyncClient(Stream s, bool statV2, bool lsV2) : IDisposable
                     fileOffset += got - before;
                 }
                 else foreach (var seg in segments) destination.Write(seg.Span);
-                progress?.Invoke(got);
             }
             if (done)
             {
