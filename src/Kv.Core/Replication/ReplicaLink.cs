@@ -395,11 +395,9 @@ public sealed class ReplicaLink
             {
                 RedisDb old = _server.Databases[i], loaded = fresh[i];
                 _server.Watches.TouchDbWhere(i, k => old.Main.TryGetValue(k, out _) || (swapdb && loaded.Main.TryGetValue(k, out _)));
+                // Loading signals no key as ready (7.0's dbAddRDBLoad): clients blocked on the replica keep waiting.
                 old.SwapWith(loaded);
-                // Clients blocked on keys the loaded data holds are served, as after redis's swap of the loaded db.
-                _server.Blocking.ScanDatabaseForReadyKeys(i, old);
             }
-            _server.Blocking.HandleReadyKeys();
             _m.AdoptMaster(replId, offset);
             int db = info.StreamDb >= 0 && info.StreamDb < n ? info.StreamDb : 0;
             CreateMasterClient(offset, db);
