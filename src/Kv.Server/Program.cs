@@ -97,7 +97,10 @@ try
 }
 catch (SocketException e)
 {
-    log.LogWarning("Warning: Could not create server TCP listening socket *:{Port}: {Error}", config.GetLong("port"), e.Message);
+    // redis: "Could not create server TCP listening socket <addr>:<port>: bind: <error>", then the abort line.
+    var addr = config.Get("bind").Split(' ', StringSplitOptions.RemoveEmptyEntries).FirstOrDefault()?.TrimStart('-') ?? "*";
+    log.LogWarning("Warning: Could not create server TCP listening socket {Addr}:{Port}: bind: {Error}", addr, config.GetLong("port"), e.Message);
+    log.LogWarning("Failed listening on port {Port} (TCP), aborting.", config.GetLong("port"));
     return 1;
 }
 log.LogInformation("Running mode=standalone, port={Port}.", server.Port);

@@ -193,6 +193,17 @@ public sealed partial class KvServer : IAsyncDisposable
     /// <summary>client-query-buffer-limit, read on every incomplete request.</summary>
     internal ConfigParam ClientQueryBufferLimit { get; }
 
+    /// <summary>
+    /// SO_REUSEADDR alone, as redis's anetSetReuseAddr: a restart can bind while old connections sit in TIME_WAIT.
+    /// .NET's <see cref="SocketOptionName.ReuseAddress"/> also sets SO_REUSEPORT on Linux, which would let a second
+    /// server bind the same port and share its clients, so the raw option is set on Linux.
+    /// </summary>
+    public static void SetReuseAddressOnly(Socket sock)
+    {
+        if (OperatingSystem.IsLinux()) sock.SetRawSocketOption(1 /* SOL_SOCKET */, 2 /* SO_REUSEADDR */, BitConverter.GetBytes(1));
+        else if (!OperatingSystem.IsWindows()) sock.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+    }
+
     /// <summary>Unix time in milliseconds (<see cref="KvClock.UnixMs"/>).</summary>
     public static long UnixMs() => KvClock.UnixMs();
 
@@ -232,7 +243,7 @@ public sealed partial class KvServer : IAsyncDisposable
             try
             {
                 if (addr.AddressFamily == AddressFamily.InterNetworkV6) sock.DualMode = false;
-                sock.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+                SetReuseAddressOnly(sock);
                 sock.Bind(new IPEndPoint(addr, port));
                 sock.Listen((int)Config.GetLong("tcp-backlog"));
             }

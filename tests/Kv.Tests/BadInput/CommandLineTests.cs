@@ -47,6 +47,38 @@ public class CommandLineTests(ITestOutputHelper output)
         }
     }
 
+    /// <summary>
+    /// A port another server already listens on is refused by both (exit 1, "Address already in use"), whichever
+    /// server holds it: a second kv-server must not share the port with the first (SO_REUSEPORT).
+    /// </summary>
+    [Theory]
+    [InlineData(ServerKind.Kv)]
+    [InlineData(ServerKind.Redis)]
+    public async Task BusyPortIsRefusedLikeRedis(ServerKind holder)
+    {
+        await using var first = holder == ServerKind.Kv ? await ServerProcess.StartKvAsync() : await ServerProcess.StartRedisAsync();
+        var tmp = Directory.CreateTempSubdirectory("kvtest-cli-").FullName;
+        try
+        {
+            string[] args = ["--port", first.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", ""];
+            var r = await RunOrKill(ServerKind.Redis, args, tmp);
+            var k = await RunOrKill(ServerKind.Kv, args, tmp);
+            output.WriteLine($"redis exit {r.ExitCode}:\n{r.Output}\nkv exit {k.ExitCode}:\n{k.Output}");
+            Assert.Equal(1, r.ExitCode);
+            Assert.Equal(1, k.ExitCode);
+            static string Listening(string o) => string.Join('\n', ErrorLines(o).Split('\n').Where(l => l.Contains("listening", StringComparison.Ordinal)));
+            Assert.Contains("Address already in use", Listening(r.Output), StringComparison.Ordinal);
+            Assert.Equal(Listening(r.Output), Listening(k.Output));
+            // The first server still answers.
+            using var c = await first.ConnectAsync();
+            Assert.Equal("+PONG\r\n", System.Text.Encoding.ASCII.GetString(await c.CommandAsync("PING")));
+        }
+        finally
+        {
+            Directory.Delete(tmp, true);
+        }
+    }
+
     /// <summary>The lines of the report that carry the error (redis adds a pid/timestamp prefix to log lines).</summary>
     private static string ErrorLines(string output)
         => string.Join('\n', output.Split('\n').Select(l => l.TrimEnd()).Where(l => l.Length > 0)
