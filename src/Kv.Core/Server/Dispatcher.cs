@@ -39,6 +39,7 @@ public static class Dispatcher
             Reject(c, null, $"ERR unknown command '{Raw(req[0], 128)}', with args beginning with: {args}", raw: true);
             return;
         }
+        c.LastCommand = cmd.FullName; // processCommand sets c->lastcmd at lookup: CLIENT INFO shows itself
         if ((cmd.Arity > 0 && req.Count != cmd.Arity) || req.Count < -cmd.Arity)
         {
             Reject(c, cmd, Errors.WrongArity(cmd.FullName));
@@ -106,7 +107,8 @@ public static class Dispatcher
             return;
         }
         Call(c, cmd, req, topLevel: true);
-        if (server.Monitors.Count > 0 && !cmd.Has(CommandFlags.SkipMonitor)) FeedMonitors(c, req);
+        // call(): commands flagged skip_monitor or admin (REPLCONF, CONFIG, DEBUG...) are not shown to MONITOR.
+        if (server.Monitors.Count > 0 && !cmd.Has(CommandFlags.SkipMonitor) && !cmd.Has(CommandFlags.Admin)) FeedMonitors(c, req);
     }
 
     private static bool ProtectedAllowed(ClientSession c)
@@ -177,7 +179,6 @@ public static class Dispatcher
         cmd.Calls++;
         cmd.Microseconds += elapsedUs;
         server.Stats.TotalCommands++;
-        c.LastCommand = cmd.FullName;
         if (c.Out.Length > outBefore && c.Out.Written[outBefore] == (byte)'-')
         {
             cmd.FailedCalls++;
