@@ -512,7 +512,13 @@ public sealed class KvConfig
     public void Load(string? file, IReadOnlyList<string> overrides)
     {
         var lines = new List<string>();
-        if (file is not null)
+        if (file == "-")
+        {
+            // "kv-server -": the configuration comes from standard input (redis-server's loadServerConfig), and
+            // CONFIG REWRITE has no file to rewrite.
+            lines.AddRange(Console.In.ReadToEnd().Split('\n'));
+        }
+        else if (file is not null)
         {
             ConfigFile = Path.GetFullPath(file);
             string text;
