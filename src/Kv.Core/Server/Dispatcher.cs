@@ -67,6 +67,13 @@ public static class Dispatcher
             return;
         }
         bool isWrite = cmd.Has(CommandFlags.Write);
+        // maxmemory (processCommand's performEvictions check): kv evicts nothing (every policy acts as noeviction),
+        // so commands that may grow memory are refused while used memory is over the limit.
+        if (server.MaxMemory.Number > 0 && !c.IsMaster && cmd.Has(CommandFlags.DenyOom) && server.OverMaxMemory())
+        {
+            Reject(c, cmd, "OOM command not allowed when used memory > 'maxmemory'.");
+            return;
+        }
         // MISCONF after a failed background save (stop-writes-on-bgsave-error), as processCommand's disk check.
         if ((isWrite || cmd.Name == "ping") && !c.IsMaster && server.DiskErrorCheck?.Invoke() is { } diskErr)
         {

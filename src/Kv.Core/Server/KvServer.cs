@@ -104,6 +104,7 @@ public sealed partial class KvServer : IAsyncDisposable
     {
         Config = config;
         ProtoMaxBulkLen = config.Param("proto-max-bulk-len");
+        MaxMemory = config.Param("maxmemory");
         ClientQueryBufferLimit = config.Param("client-query-buffer-limit");
         LoggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
         Log = LoggerFactory.CreateLogger("kv");
@@ -186,6 +187,30 @@ public sealed partial class KvServer : IAsyncDisposable
 
     /// <summary>Set when SHUTDOWN was requested; completes when the server has stopped.</summary>
     public TaskCompletionSource ShutdownRequested { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>maxmemory in bytes (0 = no limit), read for every denyoom command.</summary>
+    internal ConfigParam MaxMemory { get; }
+
+    private long _memCheckedAtMs = long.MinValue / 2;
+    private long _exactUsed, _allocatedAtCheck;
+
+    /// <summary>
+    /// True when used memory exceeds maxmemory. The managed heap counts garbage until a collection, so a reading over
+    /// the limit is confirmed by a full collection, at most every 100 ms; in between, the live size measured then
+    /// plus everything allocated since (an upper bound) decides.
+    /// </summary>
+    internal bool OverMaxMemory()
+    {
+        long limit = MaxMemory.Number;
+        if (UsedMemory() <= limit) return false;
+        long now = Environment.TickCount64;
+        if (now - _memCheckedAtMs < 100)
+            return _exactUsed + (GC.GetTotalAllocatedBytes(false) - _allocatedAtCheck) > limit;
+        _memCheckedAtMs = now;
+        _exactUsed = GC.GetTotalMemory(forceFullCollection: true);
+        _allocatedAtCheck = GC.GetTotalAllocatedBytes(false);
+        return _exactUsed > limit;
+    }
 
     /// <summary>proto-max-bulk-len, read once per request batch.</summary>
     internal ConfigParam ProtoMaxBulkLen { get; }
