@@ -37,6 +37,29 @@ public sealed partial class DeviceCommandTests(AdbEnvironment env)
     }
 
     [Theory]
+    [InlineData(ClientKind.Debian, ServerKind.Debian)]
+    [InlineData(ClientKind.Ours, ServerKind.Ours)]
+    public async Task Shell_OutputRedirectedToAFile_AppendsAtTheFileOffset(ClientKind c, ServerKind s)
+    {
+        // Two shells and an exec-out writing into one file in turn: each write must land at the descriptor's offset
+        // (a positional write from offset 0 kept only the last output).
+        int port = s == ServerKind.Debian ? env.DebianPort : env.OursPort;
+        string adb = c == ClientKind.Debian ? "/usr/bin/adb" : Path.Combine(AdbEnvironment.BinDir, "adb");
+        string file = Path.Combine(Path.GetTempPath(), $"adb-shell-out-{Guid.NewGuid():N}.txt");
+        try
+        {
+            string a = $"{adb} -P {port} -s {env.Serial}";
+            var r = await Proc.RunAsync(Proc.Info("/bin/bash", ["-c", $"{{ {a} shell echo first; {a} shell 'echo second >&2; echo third'; {a} exec-out echo fourth; echo fifth; }} > {file} 2>&1"], env));
+            Assert.True(r.Code == 0, r.ToString());
+            Assert.Equal("first\nsecond\nthird\nfourth\nfifth\n", File.ReadAllText(file));
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Theory]
     [MemberData(nameof(Pairs))]
     public async Task ShellWithoutProtocol_DashX_MergedOutputExitZero(ClientKind c, ServerKind s)
     {

@@ -91,7 +91,7 @@ internal sealed partial class CommandLine
 
     private static async Task<int> RawRelayAsync(NetworkStream s, bool sendStdin)
     {
-        using var stdout = StdFd(1, FileAccess.Write);
+        using var stdout = new StdoutStream(1);
         if (sendStdin)
         {
             _ = Task.Run(async () =>
@@ -119,8 +119,8 @@ internal sealed partial class CommandLine
 
     private static async Task<int> ShellV2Async(NetworkStream s, bool pty)
     {
-        using var stdout = StdFd(1, FileAccess.Write);
-        using var stderr = StdFd(2, FileAccess.Write);
+        using var stdout = new StdoutStream(1);
+        using var stderr = new StdoutStream(2);
         var writeLock = new SemaphoreSlim(1, 1);
         async Task SendPacket(ShellPacketId id, ReadOnlyMemory<byte> data)
         {
@@ -180,8 +180,8 @@ internal sealed partial class CommandLine
     }
 
     /// <summary>
-    /// A plain stream on fd 0/1/2. Console.OpenStandardInput on a terminal goes through .NET's line editor (its own
-    /// echo and terminal setup), which breaks a raw remote PTY.
+    /// A plain stream on fd 0 (input only). Console.OpenStandardInput on a terminal goes through .NET's line editor
+    /// (its own echo and terminal setup), which breaks a raw remote PTY. Output goes through <see cref="StdoutStream"/>.
     /// </summary>
     private static FileStream StdFd(int fd, FileAccess access) =>
         new(new Microsoft.Win32.SafeHandles.SafeFileHandle(fd, ownsHandle: false), access, 1);

@@ -204,7 +204,7 @@ internal sealed partial class CommandLine(AdbClient client)
         var (s, _) = await client.OpenServiceAsync(service);
         using (s)
         {
-            using var stdout = Console.OpenStandardOutput();
+            using var stdout = new StdoutStream(1);
             s.CopyTo(stdout);
         }
         return 0;

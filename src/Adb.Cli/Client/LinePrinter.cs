@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using System.Text;
 
 namespace Adb.Cli.Client;
@@ -12,7 +11,7 @@ namespace Adb.Cli.Client;
 /// <remarks>Writes are write(2) calls on file descriptor 1, not <see cref="Console.Out"/>: the runtime's console
 /// initialisation would first send the terminal's keypad-mode sequence ("\e[?1h\e="), which AOSP's client never
 /// prints. (Not a FileStream either: on a redirected-to-file stdout it would use pwrite at its own offsets.)</remarks>
-internal static unsafe partial class LinePrinter
+internal static class LinePrinter
 {
     private static string _infoLine = "";
     private static bool _haveBlankLine = true;
@@ -78,23 +77,7 @@ internal static unsafe partial class LinePrinter
             Console.Out.Flush();
             return;
         }
-        byte[] bytes = Encoding.UTF8.GetBytes(s);
-        fixed (byte* p = bytes)
-        {
-            int done = 0;
-            while (done < bytes.Length)
-            {
-                nint n = write(1, p + done, bytes.Length - done);
-                if (n < 0)
-                {
-                    if (Marshal.GetLastPInvokeError() == 4) continue; // EINTR
-                    return; // stdout closed or broken: nothing to report to
-                }
-                done += (int)n;
-            }
-        }
+        StdoutStream.WriteAll(1, Encoding.UTF8.GetBytes(s));
     }
 
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial nint write(int fd, byte* buf, nint count);
 }
