@@ -74,7 +74,7 @@ internal sealed class AdbDaemon : IAsyncDisposable
     private void StartListener(int port)
     {
         var listener = new TcpListener(IPAddress.Parse(Options.Bind), port);
-        listener.Server.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+        Adb.Protocol.ListenSocket.SetReuseAddressOnly(listener.Server);
         listener.Start(64);
         _listener = listener;
         Port = ((IPEndPoint)listener.LocalEndpoint).Port;

@@ -36,7 +36,7 @@ internal sealed partial class AdbServer : IAsyncDisposable
         Log = log;
         Keys = HostKeys.LoadOrCreate(log);
         _listener = new TcpListener(endPoint);
-        _listener.Server.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+        Adb.Protocol.ListenSocket.SetReuseAddressOnly(_listener.Server);
         _listener.Start(128);
     }
 

@@ -38,6 +38,24 @@ public class RobustnessTests
     }
 
     [Fact]
+    public async Task SecondDaemonOnTheSamePort_ExitsWithAnErrorAndTheFirstKeepsServing()
+    {
+        await using var env = new AdbTestEnv();
+        env.AuthorizeHostKey();
+        await env.StartDaemonAsync(Identity.ProcessIsRoot ? ["--user", "root"] : []);
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (string a in (string[])[AdbTestEnv.AdbdDll, "--port", env.DaemonPort.ToString(), "--bind", "127.0.0.1", "--keys", env.KeysFile])
+            psi.ArgumentList.Add(a);
+        using var second = Process.Start(psi)!;
+        var stderr = second.StandardError.ReadToEndAsync();
+        Assert.True(second.WaitForExit(20000), "the second adbd kept running on a busy port");
+        Assert.Equal(1, second.ExitCode);
+        Assert.Contains("Address already in use", await stderr);
+        await env.ConnectAsync();
+        Assert.Equal("alive\n", env.Adb("shell", "echo alive").Stdout);
+    }
+
+    [Fact]
     public async Task ClientKilledMidPush_LeavesNoFileAndDaemonKeepsServing()
     {
         await using var env = new AdbTestEnv();
