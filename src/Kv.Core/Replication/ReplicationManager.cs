@@ -232,6 +232,23 @@ public sealed partial class ReplicationManager : IServerExtension, IPropagationS
     public bool Active => Link is null && Buffer.HasBacklog;
 
     /// <inheritdoc/>
+    public void PropagateRequest(int db, Kv.Resp.Request req)
+    {
+        if (Link is not null || !Buffer.HasBacklog) return;
+        _encLen = 0;
+        EncSelect(db);
+        EncLine((byte)'*', req.Count);
+        for (int i = 0; i < req.Count; i++)
+        {
+            var a = req[i];
+            EncLine((byte)'$', a.Length);
+            EncAppend(a);
+            EncAppend("\r\n"u8);
+        }
+        FeedStream(_enc.AsSpan(0, _encLen));
+    }
+
+    /// <inheritdoc/>
     public void Propagate(IReadOnlyList<(int Db, IReadOnlyList<byte[]> Argv)> ops)
     {
         if (Link is not null || !Buffer.HasBacklog || ops.Count == 0) return;

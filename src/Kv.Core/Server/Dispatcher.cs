@@ -196,6 +196,7 @@ public static class Dispatcher
         if (dirty > 0 && !ctx.PreventPropagation && !c.IsMaster && server.PropagationWanted)
         {
             if (ctx.PropagateAs is { } rewritten) server.AlsoPropagate(c.DbIndex, rewritten);
+            else if (topLevel && !server.HasPendingPropagation) server.PropagateRequest(c.DbIndex, req);
             else
             {
                 var argv = new byte[req.Count][];

@@ -83,6 +83,18 @@ public interface IPropagationSink
     /// callers can skip building argument vectors (replicationFeedSlaves returns early without a backlog).
     /// </summary>
     bool Active => true;
+
+    /// <summary>
+    /// An execution unit of exactly one operation whose argv is the client's request as received (the common
+    /// case of a plain write): sinks may encode it straight from <paramref name="req"/>'s buffer. The default copies
+    /// the arguments and calls <see cref="Propagate"/>.
+    /// </summary>
+    void PropagateRequest(int db, Kv.Resp.Request req)
+    {
+        var argv = new byte[req.Count][];
+        for (int i = 0; i < req.Count; i++) argv[i] = req.ToArray(i);
+        Propagate([(db, argv)]);
+    }
 }
 
 /// <summary>
@@ -365,6 +377,17 @@ public sealed partial class KvServer : IAsyncDisposable
 
     /// <summary>True when propagated operations reach a sink that uses them (see <see cref="IPropagationSink.Active"/>).</summary>
     public bool PropagationWanted => PropagationSink is { } s && !IsReplica && s.Active;
+
+    /// <summary>
+    /// Propagates a top-level command's own request as a whole execution unit, without copying its arguments. Only
+    /// valid when nothing else is pending in the unit (<see cref="HasPendingPropagation"/> false).
+    /// </summary>
+    public void PropagateRequest(int db, Kv.Resp.Request req)
+    {
+        if (PropagationSink is not { } sink || IsReplica) return;
+        if (_pendingOps.Count != 0) throw new InvalidOperationException("operations already pending in this execution unit");
+        sink.PropagateRequest(db, req);
+    }
 
     /// <summary>Queues an operation for the replication stream of the current execution unit (alsoPropagate).</summary>
     public void AlsoPropagate(int db, IReadOnlyList<byte[]> argv)
