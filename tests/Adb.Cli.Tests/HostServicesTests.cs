@@ -39,6 +39,17 @@ public sealed class HostServicesTests(AdbEnvironment env)
     [InlineData("forward", "--list")]
     public Task HostQuery_DebianClient_SameAsDebianServer(params string[] args) => AssertSameAsync(args);
 
+    [Fact]
+    public async Task Features_OurClient_OneNamePerLineLikeDebianClient()
+    {
+        var expected = await env.AdbAsync(ClientKind.Debian, ServerKind.Debian, "-s", env.Serial, "features");
+        var actual = await env.AdbAsync(ClientKind.Ours, ServerKind.Ours, "-s", env.Serial, "features");
+        Assert.Equal(expected.Code, actual.Code);
+        // Debian's order is its std::unordered_set's; the set of lines must be the same.
+        Assert.Equal(expected.Stdout.Split('\n').Order(), actual.Stdout.Split('\n').Order());
+        Assert.True(expected.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length > 1, expected.ToString());
+    }
+
     [Theory]
     [InlineData("-s", "nosuchdevice", "get-state")]
     [InlineData("-s", "nosuchdevice", "shell", "true")]

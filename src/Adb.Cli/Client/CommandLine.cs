@@ -35,8 +35,13 @@ internal sealed partial class CommandLine(AdbClient client)
             case "get-state":
             case "get-serialno":
             case "get-devpath":
-            case "features":
                 Console.Out.Write(await client.QueryAsync(client.FormatHostCommand(cmd)) + "\n");
+                return 0;
+            case "features":
+                // AOSP 29 prints the parsed feature set, one name per line (its order is the std::unordered_set's;
+                // ours is the device's).
+                foreach (var name in (await client.QueryAsync(client.FormatHostCommand(cmd))).Split(',', StringSplitOptions.RemoveEmptyEntries))
+                    Console.Out.Write(name + "\n");
                 return 0;
             case "host-features":
                 Console.Out.Write(await client.QueryAsync("host:host-features") + "\n");
