@@ -192,8 +192,12 @@ internal sealed class AdbDaemon : IAsyncDisposable
         }
     }
 
-    /// <summary>tcpip:PORT: move the listener to a new port, then close every connection.</summary>
-    public void MoveToPort(int port)
+    /// <summary>
+    /// tcpip:PORT, first half: starts listening on <paramref name="port"/> (so a client told "restarting in TCP mode"
+    /// can connect at once). Returns the previous listener to hand to <see cref="FinishMove"/>, or null with
+    /// <paramref name="error"/> when the port cannot be bound (the daemon stays where it is).
+    /// </summary>
+    public TcpListener? ListenOnNewPort(int port, out string? error)
     {
         lock (_restartLock)
         {
@@ -202,8 +206,19 @@ internal sealed class AdbDaemon : IAsyncDisposable
             catch (SocketException ex)
             {
                 _log.LogError("cannot listen on port {Port}: {Message}; staying on {Old}", port, ex.Message, Port);
-                return;
+                error = ex.Message;
+                return null;
             }
+            error = null;
+            return old;
+        }
+    }
+
+    /// <summary>tcpip:PORT, second half: stops the old listener and closes every connection.</summary>
+    public void FinishMove(TcpListener? old, int port)
+    {
+        lock (_restartLock)
+        {
             old?.Stop();
             foreach (var c in _connections.Keys) c.Kick($"moved to TCP port {port}");
         }

@@ -162,9 +162,16 @@ internal sealed class ServiceDispatcher
                     await ReplyTextAsync(c, remoteId, service, $"invalid port {service[6..]}\n").ConfigureAwait(false);
                     return;
                 }
+                var old = _daemon.ListenOnNewPort(port, out var error);
+                if (error is not null)
+                {
+                    Audit(c, service, $"failed ({error})");
+                    await ReplyTextAsync(c, remoteId, service, $"cannot listen on port {port}: {error}\n").ConfigureAwait(false);
+                    return;
+                }
                 Audit(c, service, "ok (restart)");
                 await ReplyTextAsync(c, remoteId, service, $"restarting in TCP mode port: {port}\n").ConfigureAwait(false);
-                _daemon.MoveToPort(port);
+                _daemon.FinishMove(old, port);
                 return;
             }
             Audit(c, service, "ok (restart)");
