@@ -49,7 +49,8 @@ public sealed partial class DeviceCommandTests(AdbEnvironment env)
         try
         {
             string a = $"{adb} -P {port} -s {env.Serial}";
-            var r = await Proc.RunAsync(Proc.Info("/bin/bash", ["-c", $"{{ {a} shell echo first; {a} shell 'echo second >&2; echo third'; {a} exec-out echo fourth; echo fifth; }} > {file} 2>&1"], env));
+            // (stdout and stderr of one shell are separate streams with no order between them: one per command.)
+            var r = await Proc.RunAsync(Proc.Info("/bin/bash", ["-c", $"{{ {a} shell echo first; {a} shell 'echo second >&2'; {a} shell echo third; {a} exec-out echo fourth; echo fifth; }} > {file} 2>&1"], env));
             Assert.True(r.Code == 0, r.ToString());
             Assert.Equal("first\nsecond\nthird\nfourth\nfifth\n", File.ReadAllText(file));
         }

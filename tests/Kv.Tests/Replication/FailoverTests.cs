@@ -214,7 +214,8 @@ public class FailoverTests(ITestOutputHelper output)
         t.Add("after: old " + await Role(master) + " new " + await Role(replica));
         await env.WaitInSyncAsync(replica, master);
         await env.AssertSameDataAsync(master, replica);
-        t.Add("EXISTS lost on old master after resync => " + await R(master, "EXISTS", "lost"));
+        // Whether the paused replica still applies the SET sitting in its socket buffer when it resumes is a race
+        // (on redis too); the invariant is that both sides end with the same data, checked above.
         return t;
     }
 
