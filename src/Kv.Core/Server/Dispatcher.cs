@@ -217,32 +217,11 @@ public static class Dispatcher
     {
         var server = c.Context.Server;
         var sb = new StringBuilder();
-        long now = KvServer.UnixMs() * 1000;
+        long now = (DateTime.UtcNow.Ticks - DateTime.UnixEpoch.Ticks) / 10; // microseconds, as redis's ustime()
         sb.Append('+').Append(now / 1_000_000).Append('.').Append((now % 1_000_000).ToString("D6"))
           .Append(" [").Append(c.DbIndex).Append(' ');
         sb.Append(c.Address is null ? "lua" : $"{c.Address.Address}:{c.Address.Port}").Append(']');
-        for (int i = 0; i < req.Count; i++)
-        {
-            sb.Append(" \"");
-            foreach (var b in req[i])
-            {
-                switch (b)
-                {
-                    case (byte)'\\': sb.Append("\\\\"); break;
-                    case (byte)'"': sb.Append("\\\""); break;
-                    case (byte)'\n': sb.Append("\\n"); break;
-                    case (byte)'\r': sb.Append("\\r"); break;
-                    case (byte)'\t': sb.Append("\\t"); break;
-                    case (byte)'\a': sb.Append("\\a"); break;
-                    case (byte)'\b': sb.Append("\\b"); break;
-                    default:
-                        if (b < 32 || b > 126) sb.Append("\\x").Append(b.ToString("x2"));
-                        else sb.Append((char)b);
-                        break;
-                }
-            }
-            sb.Append('"');
-        }
+        for (int i = 0; i < req.Count; i++) SdsRepr.Append(sb.Append(' '), req[i]);
         sb.Append("\r\n");
         var bytes = Encoding.UTF8.GetBytes(sb.ToString());
         foreach (var m in server.Monitors)

@@ -572,29 +572,8 @@ public sealed class KvConfig
         }
     }
 
-    /// <summary>sdscatrepr: a double-quoted string with \\ \" \n \r \t \a \b escapes and \xHH for other bytes.</summary>
-    private static string Repr(string a)
-    {
-        var sb = new StringBuilder("\"");
-        foreach (var b in Encoding.UTF8.GetBytes(a))
-        {
-            switch (b)
-            {
-                case (byte)'\\': sb.Append("\\\\"); break;
-                case (byte)'"': sb.Append("\\\""); break;
-                case (byte)'\n': sb.Append("\\n"); break;
-                case (byte)'\r': sb.Append("\\r"); break;
-                case (byte)'\t': sb.Append("\\t"); break;
-                case 7: sb.Append("\\a"); break;
-                case 8: sb.Append("\\b"); break;
-                default:
-                    if (b >= 32 && b < 127) sb.Append((char)b);
-                    else sb.Append("\\x").Append(b.ToString("x2", CultureInfo.InvariantCulture));
-                    break;
-            }
-        }
-        return sb.Append('"').ToString();
-    }
+    /// <summary>sdscatrepr of the UTF-8 bytes of <paramref name="a"/>.</summary>
+    private static string Repr(string a) => Kv.Resp.SdsRepr.Append(new StringBuilder(), Encoding.UTF8.GetBytes(a)).ToString();
 
     private static string Quote(string a) => a.Length == 0 || a.Any(c => char.IsWhiteSpace(c) || c == '"' || c == '\'')
         ? "\"" + a.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\""
