@@ -268,6 +268,7 @@ public sealed class Persistence : IServerExtension, IAsyncDisposable
     /// </summary>
     public bool SaveSync()
     {
+        RdbSaves++; // rdb_saves counts foreground saves too (SAVE, DEBUG RELOAD, SHUTDOWN), as redis's rdbSave
         var path = DumpPath;
         var temp = TempPath(path);
         try
