@@ -72,7 +72,8 @@ internal static class Program
         string[] rest = args[i..];
         if (rest.Length == 0)
         {
-            Console.Error.WriteLine("adb: usage: no command specified");
+            // AOSP 29 prints its help to stdout and exits 1 when no command follows the options.
+            Console.Out.Write(Usage.Text);
             return 1;
         }
         string cmd = rest[0];

@@ -91,6 +91,37 @@ public sealed class HostServicesTests(AdbEnvironment env)
         Assert.Equal(d.Stdout.Split('\n')[0], r.Stdout.Split('\n')[0]);
     }
 
+    /// <summary>
+    /// <c>adb</c> with no command (also after global options), <c>adb help</c>, <c>adb --help</c> and <c>adb --version</c>:
+    /// same stream (stdout), same exit code and the same text as Debian's client, except the second and third
+    /// version lines (build name, installed path), which each client prints about itself.
+    /// </summary>
+    [Fact]
+    public async Task OurClient_HelpAndNoCommand_SameUsageAsDebian()
+    {
+        static string WithoutSelfLines(string s)
+        {
+            var lines = s.Split('\n').ToList();
+            Assert.True(lines.Count > 3, s);
+            Assert.StartsWith("Version 29.0.6-", lines[1]);
+            Assert.StartsWith("Installed as /", lines[2]);
+            lines.RemoveRange(1, 2);
+            return string.Join('\n', lines);
+        }
+
+        foreach (string[] args in (string[][])[[], ["-s", "x"], ["help"], ["--help"], ["help", "push"], ["--version"]])
+        {
+            var d = await Proc.RunAsync(Proc.Info("/usr/bin/adb", ["-P", env.DebianPort.ToString(), .. args], env));
+            var o = await Proc.RunAsync(env.OurAdb(["-P", env.OursPort.ToString(), .. args]));
+            string what = $"adb {string.Join(' ', args)}";
+            Assert.True(d.Code == o.Code, $"{what}: Debian {d}, ours {o}");
+            Assert.Equal(d.Stderr, o.Stderr);
+            Assert.Equal(WithoutSelfLines(d.Stdout), WithoutSelfLines(o.Stdout));
+            Assert.True(d.Stdout.Length > 2000 || args is ["--version"], $"{what}: {d}");
+            Assert.EndsWith($"Installed as {Path.Combine(AdbEnvironment.BinDir, "adb")}", o.Stdout.Split('\n')[2]);
+        }
+    }
+
     [Theory]
     [InlineData(ServerKind.Debian)]
     [InlineData(ServerKind.Ours)]

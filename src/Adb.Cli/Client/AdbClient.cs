@@ -122,7 +122,7 @@ internal sealed class AdbClient(ClientOptions options)
             UseShellExecute = false,
         };
         // Run under "dotnet adb.dll" (tests): start the same way.
-        if (Path.GetFileNameWithoutExtension(exe) == "dotnet") psi.ArgumentList.Add(typeof(AdbClient).Assembly.Location);
+        if (Path.GetFileNameWithoutExtension(exe) == "dotnet") psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "adb.dll"));
         foreach (string a in (string[])["-L", $"tcp:{options.ServerPort}", "fork-server", "server", "--reply-fd", "1"]) psi.ArgumentList.Add(a);
         using var p = Process.Start(psi) ?? throw new AdbException("* failed to start daemon");
         p.StandardInput.Close();

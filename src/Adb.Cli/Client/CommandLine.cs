@@ -15,7 +15,8 @@ internal sealed partial class CommandLine(AdbClient client)
         {
             case "devices": return await DevicesAsync(args);
             case "version":
-                Console.Out.Write($"Android Debug Bridge version 1.0.41\nVersion 29.0.6-csharp\nInstalled as {Environment.ProcessPath}\n");
+            case "--version":
+                Console.Out.Write(Usage.Version);
                 return 0;
             case "start-server":
                 (await client.ConnectAsync()).Dispose();
@@ -64,53 +65,15 @@ internal sealed partial class CommandLine(AdbClient client)
             case "usb":
                 return await ServiceToStdoutAsync("usb:");
             case "help":
-                Console.Out.Write(Help);
+            case "--help":
+                // AOSP: help to stdout, exit 0, whatever follows.
+                Console.Out.Write(Usage.Text);
                 return 0;
         }
         if (cmd.StartsWith("wait-for-", StringComparison.Ordinal)) return await WaitForAsync(cmd);
         Console.Error.WriteLine($"adb: unknown command {cmd}");
         return 1;
     }
-
-    private const string Help = """
-        Android Debug Bridge version 1.0.41 (C# host)
-
-        global options:
-         -s SERIAL  use device with given serial (overrides $ANDROID_SERIAL)
-         -t ID      use device with given transport id
-         -H         name of adb server host [default=localhost]
-         -P         port of adb server [default=5037]
-         -L SOCKET  listen on given socket for adb server [default=tcp:localhost:5037]
-
-        general commands:
-         devices [-l]             list connected devices (-l for long output)
-         help                     show this help message
-         version                  show version num
-
-        networking:
-         connect HOST[:PORT]      connect to a device via TCP/IP [default port=5555]
-         disconnect [HOST[:PORT]] disconnect from given TCP/IP device, or all
-         forward --list | --remove LOCAL | --remove-all | [--no-rebind] LOCAL REMOTE
-         reverse --list | --remove REMOTE | --remove-all | [--no-rebind] REMOTE LOCAL
-
-        file transfer:
-         push [--sync] LOCAL... REMOTE
-         pull [-a] REMOTE... LOCAL
-         ls REMOTE
-
-        shell:
-         shell [-x] [-t] [-T] [COMMAND...]
-         exec-out COMMAND...
-
-        scripting:
-         wait-for[-TRANSPORT]-STATE  (STATE: device, recovery, rescue, sideload, bootloader, any, disconnect)
-         get-state / get-serialno / get-devpath
-         root / unroot / reboot [bootloader|recovery|sideload] / tcpip PORT / usb
-
-        internal debugging:
-         start-server / kill-server / server nodaemon
-
-        """;
 
     private async Task<int> DevicesAsync(string[] args)
     {
