@@ -1,6 +1,7 @@
 // Kv replication benchmarks. Usage:
 //   kv-replbench memory   [--seconds 8] [--rate-kb 2048]     shared buffer memory with 1/2/4/8 replicas (+ chart)
-//   kv-replbench fullsync [--keys 1000000]                   time to master_link_status:up, kv->kv vs redis->redis
+//   kv-replbench fullsync [--keys 1000000] [--rounds 3] [--only kv|redis]
+//                                                            time to master_link_status:up, kv->kv vs redis->redis (alternating)
 //   kv-replbench lag      [--requests 2000000]               replica lag under redis-benchmark -t set -P 16
 // Environment: KV_SERVER (default: the kv-server built next to this program or /tmp/art-kvrepl), REDIS_SERVER.
 using System.Diagnostics;
@@ -117,32 +118,69 @@ async Task MemoryBench()
 
 async Task FullSyncBench()
 {
+    // Both masters stay up and the replicas alternate (kv, redis, kv, redis...), so a change in the machine's load
+    // hits both pairs alike. CPU seconds come from /proc (utime+stime; the master's include reaped children, i.e.
+    // redis's forked child).
     int keys = int.Parse(Opt("--keys", "1000000"), CultureInfo.InvariantCulture);
-    foreach (bool kv in new[] { true, false })
+    int rounds = int.Parse(Opt("--rounds", "3"), CultureInfo.InvariantCulture);
+    string only = Opt("--only", "");
+    var kinds = only switch { "kv" => new[] { true }, "redis" => new[] { false }, _ => new[] { true, false } };
+    Console.WriteLine($"load average at start: {File.ReadAllText("/proc/loadavg").Trim()}");
+    var masters = new Dictionary<bool, Node>();
+    foreach (bool kv in kinds)
     {
         var master = Start(kv);
         var sw = Stopwatch.StartNew();
         await Populate(master.Port, keys);
         Console.WriteLine($"{(kv ? "kv" : "redis")}: populated {keys} keys in {sw.Elapsed.TotalSeconds:F1} s");
-        var times = new List<double>();
-        for (int round = 0; round < 3; round++)
+        masters[kv] = master;
+    }
+    var times = kinds.ToDictionary(k => k, _ => new List<double>());
+    var repCpu = kinds.ToDictionary(k => k, _ => new List<double>());
+    var masCpu = kinds.ToDictionary(k => k, _ => new List<double>());
+    for (int round = 0; round < rounds; round++)
+    {
+        foreach (bool kv in kinds)
         {
+            string name = kv ? "kv -> kv" : "redis -> redis";
+            var master = masters[kv];
             var replica = Start(kv);
             using var rc = await Resp.ConnectAsync(replica.Port);
-            sw.Restart();
+            await Task.Delay(200);
+            double rc0 = CpuSeconds(replica.Process.Id), mc0 = CpuSeconds(master.Process.Id);
+            var sw = Stopwatch.StartNew();
             await rc.Text("REPLICAOF", "127.0.0.1", master.Port.ToString(CultureInfo.InvariantCulture));
             while (Info(await rc.Text("INFO", "replication")).GetValueOrDefault("master_link_status") != "up") await Task.Delay(10);
-            times.Add(sw.Elapsed.TotalSeconds);
+            double t = sw.Elapsed.TotalSeconds;
+            double rcpu = CpuSeconds(replica.Process.Id) - rc0;
+            await Task.Delay(300); // let the master reap its child (redis) / finish the snapshot thread (kv)
+            double mcpu = CpuSeconds(master.Process.Id) - mc0;
+            times[kv].Add(t);
+            repCpu[kv].Add(rcpu);
+            masCpu[kv].Add(mcpu);
             var dbsize = await rc.Text("DBSIZE");
-            Console.WriteLine($"{(kv ? "kv -> kv" : "redis -> redis")}: link up after {sw.Elapsed.TotalSeconds:F2} s (replica dbsize {dbsize})");
+            Console.WriteLine($"{name}: link up after {t:F2} s (replica dbsize {dbsize}); CPU replica {rcpu:F2} s, master {mcpu:F2} s; load {File.ReadAllText("/proc/loadavg").Split(' ')[0]}");
             replica.Dispose();
             nodes.Remove(replica);
         }
-        times.Sort();
-        Console.WriteLine($"{(kv ? "kv -> kv" : "redis -> redis")}: median {times[1]:F2} s");
-        master.Dispose();
-        nodes.Remove(master);
     }
+    static double Median(List<double> l) { var s = l.OrderBy(x => x).ToList(); return s.Count % 2 == 1 ? s[s.Count / 2] : (s[s.Count / 2 - 1] + s[s.Count / 2]) / 2; }
+    foreach (bool kv in kinds)
+        Console.WriteLine($"{(kv ? "kv -> kv" : "redis -> redis")}: runs {string.Join(", ", times[kv].Select(x => x.ToString("F2", CultureInfo.InvariantCulture)))} s; median {Median(times[kv]):F2} s; median CPU replica {Median(repCpu[kv]):F2} s, master {Median(masCpu[kv]):F2} s");
+    if (kinds.Length == 2) Console.WriteLine($"ratio kv/redis (medians): {Median(times[true]) / Median(times[false]):F2}");
+    Console.WriteLine($"load average at end: {File.ReadAllText("/proc/loadavg").Trim()}");
+    foreach (var m in masters.Values) { m.Dispose(); nodes.Remove(m); }
+}
+
+/// <summary>utime+stime+cutime+cstime of a process in seconds (/proc/PID/stat, 100 ticks per second).</summary>
+static double CpuSeconds(int pid)
+{
+    var stat = File.ReadAllText($"/proc/{pid}/stat");
+    var f = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+    // After the command: state(0) ... utime(11) stime(12) cutime(13) cstime(14).
+    long ticks = long.Parse(f[11], CultureInfo.InvariantCulture) + long.Parse(f[12], CultureInfo.InvariantCulture)
+        + long.Parse(f[13], CultureInfo.InvariantCulture) + long.Parse(f[14], CultureInfo.InvariantCulture);
+    return ticks / 100.0;
 }
 
 async Task LagBench()

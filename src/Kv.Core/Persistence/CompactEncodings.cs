@@ -160,11 +160,19 @@ public static class CompactDecoders
     /// <summary>Decodes every entry of a listpack.</summary>
     public static List<byte[]> Listpack(ReadOnlySpan<byte> lp)
     {
+        var e = new CompactEntries();
+        Listpack(lp, e);
+        return e.ToList();
+    }
+
+    /// <summary>Decodes every entry of a listpack into <paramref name="into"/> (cleared first), without allocating per entry.</summary>
+    internal static void Listpack(ReadOnlySpan<byte> lp, CompactEntries into)
+    {
+        into.Clear();
         if (lp.Length < 7) throw Bad("listpack shorter than its header");
         uint total = BinaryPrimitives.ReadUInt32LittleEndian(lp);
         if (total != lp.Length) throw Bad($"listpack header says {total} bytes but blob has {lp.Length}");
         int declared = BinaryPrimitives.ReadUInt16LittleEndian(lp[4..]);
-        var res = new List<byte[]>(declared == 65535 ? 16 : declared);
         int p = 6;
         while (true)
         {
@@ -176,13 +184,12 @@ public static class CompactDecoders
                 break;
             }
             int start = p;
-            byte[] value;
-            if ((b & 0x80) == 0) { value = LongBytes(b); p += 1; }
+            if ((b & 0x80) == 0) { into.AddInteger(b); p += 1; }
             else if ((b & 0xC0) == 0x80)
             {
                 int len = b & 0x3F;
                 Need(lp, p + 1 + len);
-                value = lp.Slice(p + 1, len).ToArray();
+                into.Add(lp.Slice(p + 1, len));
                 p += 1 + len;
             }
             else if ((b & 0xE0) == 0xC0)
@@ -190,7 +197,7 @@ public static class CompactDecoders
                 Need(lp, p + 2);
                 int u = ((b & 0x1F) << 8) | lp[p + 1];
                 long v = u >= 1 << 12 ? u - (1 << 13) : u;
-                value = LongBytes(v);
+                into.AddInteger(v);
                 p += 2;
             }
             else if ((b & 0xF0) == 0xE0)
@@ -198,7 +205,7 @@ public static class CompactDecoders
                 Need(lp, p + 2);
                 int len = ((b & 0x0F) << 8) | lp[p + 1];
                 Need(lp, p + 2 + len);
-                value = lp.Slice(p + 2, len).ToArray();
+                into.Add(lp.Slice(p + 2, len));
                 p += 2 + len;
             }
             else
@@ -210,22 +217,22 @@ public static class CompactDecoders
                         Need(lp, p + 5);
                         uint len = BinaryPrimitives.ReadUInt32LittleEndian(lp[(p + 1)..]);
                         if (len > (uint)(lp.Length - p - 5)) throw Bad("listpack string past end");
-                        value = lp.Slice(p + 5, (int)len).ToArray();
+                        into.Add(lp.Slice(p + 5, (int)len));
                         p += 5 + (int)len;
                         break;
                     }
-                    case 0xF1: Need(lp, p + 3); value = LongBytes(BinaryPrimitives.ReadInt16LittleEndian(lp[(p + 1)..])); p += 3; break;
+                    case 0xF1: Need(lp, p + 3); into.AddInteger(BinaryPrimitives.ReadInt16LittleEndian(lp[(p + 1)..])); p += 3; break;
                     case 0xF2:
                     {
                         Need(lp, p + 4);
                         int v = lp[p + 1] | (lp[p + 2] << 8) | (lp[p + 3] << 16);
                         if ((v & 0x800000) != 0) v -= 1 << 24;
-                        value = LongBytes(v);
+                        into.AddInteger(v);
                         p += 4;
                         break;
                     }
-                    case 0xF3: Need(lp, p + 5); value = LongBytes(BinaryPrimitives.ReadInt32LittleEndian(lp[(p + 1)..])); p += 5; break;
-                    case 0xF4: Need(lp, p + 9); value = LongBytes(BinaryPrimitives.ReadInt64LittleEndian(lp[(p + 1)..])); p += 9; break;
+                    case 0xF3: Need(lp, p + 5); into.AddInteger(BinaryPrimitives.ReadInt32LittleEndian(lp[(p + 1)..])); p += 5; break;
+                    case 0xF4: Need(lp, p + 9); into.AddInteger(BinaryPrimitives.ReadInt64LittleEndian(lp[(p + 1)..])); p += 9; break;
                     default: throw Bad($"listpack entry with invalid encoding byte 0x{b:X2}");
                 }
             }
@@ -233,10 +240,8 @@ public static class CompactDecoders
             int backlen = entryLen <= 127 ? 1 : entryLen < 16383 ? 2 : entryLen < 2097151 ? 3 : entryLen < 268435455 ? 4 : 5;
             Need(lp, p + backlen);
             p += backlen;
-            res.Add(value);
         }
-        if (declared != 65535 && declared != res.Count) throw Bad($"listpack header count {declared} but {res.Count} entries");
-        return res;
+        if (declared != 65535 && declared != into.Count) throw Bad($"listpack header count {declared} but {into.Count} entries");
     }
 
     private static void Need(ReadOnlySpan<byte> blob, int end)
@@ -244,16 +249,22 @@ public static class CompactDecoders
         if (end > blob.Length) throw Bad("entry runs past the end of the blob");
     }
 
-    private static byte[] LongBytes(long v) => Encoding.ASCII.GetBytes(v.ToString(CultureInfo.InvariantCulture));
-
     /// <summary>Decodes every entry of a ziplist (RDB types 10, 12, 13 and quicklist v1 nodes).</summary>
     public static List<byte[]> Ziplist(ReadOnlySpan<byte> zl)
     {
+        var e = new CompactEntries();
+        Ziplist(zl, e);
+        return e.ToList();
+    }
+
+    /// <summary>Decodes every entry of a ziplist into <paramref name="into"/> (cleared first), without allocating per entry.</summary>
+    internal static void Ziplist(ReadOnlySpan<byte> zl, CompactEntries into)
+    {
+        into.Clear();
         if (zl.Length < 11) throw Bad("ziplist shorter than its header");
         uint total = BinaryPrimitives.ReadUInt32LittleEndian(zl);
         if (total != zl.Length) throw Bad($"ziplist header says {total} bytes but blob has {zl.Length}");
         int declared = BinaryPrimitives.ReadUInt16LittleEndian(zl[8..]);
-        var res = new List<byte[]>();
         int p = 10;
         while (true)
         {
@@ -270,7 +281,7 @@ public static class CompactDecoders
                 {
                     int len = enc & 0x3F;
                     Need(zl, p + 1 + len);
-                    res.Add(zl.Slice(p + 1, len).ToArray());
+                    into.Add(zl.Slice(p + 1, len));
                     p += 1 + len;
                     continue;
                 }
@@ -279,7 +290,7 @@ public static class CompactDecoders
                     Need(zl, p + 2);
                     int len = ((enc & 0x3F) << 8) | zl[p + 1];
                     Need(zl, p + 2 + len);
-                    res.Add(zl.Slice(p + 2, len).ToArray());
+                    into.Add(zl.Slice(p + 2, len));
                     p += 2 + len;
                     continue;
                 }
@@ -288,33 +299,32 @@ public static class CompactDecoders
                     Need(zl, p + 5);
                     uint len = BinaryPrimitives.ReadUInt32BigEndian(zl[(p + 1)..]);
                     if (len > (uint)(zl.Length - p - 5)) throw Bad("ziplist string past end");
-                    res.Add(zl.Slice(p + 5, (int)len).ToArray());
+                    into.Add(zl.Slice(p + 5, (int)len));
                     p += 5 + (int)len;
                     continue;
                 }
             }
             switch (enc)
             {
-                case 0xC0: Need(zl, p + 3); res.Add(LongBytes(BinaryPrimitives.ReadInt16LittleEndian(zl[(p + 1)..]))); p += 3; break;
-                case 0xD0: Need(zl, p + 5); res.Add(LongBytes(BinaryPrimitives.ReadInt32LittleEndian(zl[(p + 1)..]))); p += 5; break;
-                case 0xE0: Need(zl, p + 9); res.Add(LongBytes(BinaryPrimitives.ReadInt64LittleEndian(zl[(p + 1)..]))); p += 9; break;
+                case 0xC0: Need(zl, p + 3); into.AddInteger(BinaryPrimitives.ReadInt16LittleEndian(zl[(p + 1)..])); p += 3; break;
+                case 0xD0: Need(zl, p + 5); into.AddInteger(BinaryPrimitives.ReadInt32LittleEndian(zl[(p + 1)..])); p += 5; break;
+                case 0xE0: Need(zl, p + 9); into.AddInteger(BinaryPrimitives.ReadInt64LittleEndian(zl[(p + 1)..])); p += 9; break;
                 case 0xF0:
                 {
                     Need(zl, p + 4);
                     int v = zl[p + 1] | (zl[p + 2] << 8) | (zl[p + 3] << 16);
                     if ((v & 0x800000) != 0) v -= 1 << 24;
-                    res.Add(LongBytes(v));
+                    into.AddInteger(v);
                     p += 4;
                     break;
                 }
-                case 0xFE: Need(zl, p + 2); res.Add(LongBytes((sbyte)zl[p + 1])); p += 2; break;
+                case 0xFE: Need(zl, p + 2); into.AddInteger((sbyte)zl[p + 1]); p += 2; break;
                 default:
-                    if (enc >= 0xF1 && enc <= 0xFD) { res.Add(LongBytes((enc & 0x0F) - 1)); p += 1; break; }
+                    if (enc >= 0xF1 && enc <= 0xFD) { into.AddInteger((enc & 0x0F) - 1); p += 1; break; }
                     throw Bad($"ziplist entry with invalid encoding byte 0x{enc:X2}");
             }
         }
-        if (declared != 65535 && declared != res.Count) throw Bad($"ziplist header count {declared} but {res.Count} entries");
-        return res;
+        if (declared != 65535 && declared != into.Count) throw Bad($"ziplist header count {declared} but {into.Count} entries");
     }
 
     /// <summary>Decodes a zipmap (RDB type 9, redis &lt; 2.6 hashes) into field/value pairs.</summary>
@@ -403,6 +413,69 @@ public static class CompactDecoders
     }
 }
 
+/// <summary>
+/// The entries of one decoded listpack or ziplist as text (integers in their decimal form, as redis's getters
+/// return them), stored back to back in one reusable buffer: decoding a blob costs no allocation per entry.
+/// Entry spans stay valid until the next <see cref="Clear"/>.
+/// </summary>
+internal sealed class CompactEntries
+{
+    private byte[] _data = new byte[256];
+    private int[] _ends = new int[32];
+
+    /// <summary>Number of entries.</summary>
+    public int Count { get; private set; }
+
+    /// <summary>Total bytes of all entries.</summary>
+    public int DataLength { get; private set; }
+
+    /// <summary>Entry <paramref name="i"/> (0..Count-1).</summary>
+    public ReadOnlySpan<byte> this[int i]
+    {
+        get
+        {
+            int start = i == 0 ? 0 : _ends[i - 1];
+            return _data.AsSpan(start, _ends[i] - start);
+        }
+    }
+
+    /// <summary>Empties the list (keeps the buffers).</summary>
+    public void Clear()
+    {
+        Count = 0;
+        DataLength = 0;
+    }
+
+    private Span<byte> Append(int len)
+    {
+        if (DataLength + len > _data.Length) Array.Resize(ref _data, Math.Max(_data.Length * 2, DataLength + len));
+        if (Count == _ends.Length) Array.Resize(ref _ends, _ends.Length * 2);
+        var dst = _data.AsSpan(DataLength, len);
+        DataLength += len;
+        _ends[Count++] = DataLength;
+        return dst;
+    }
+
+    /// <summary>Adds a string entry (copied).</summary>
+    public void Add(ReadOnlySpan<byte> s) => s.CopyTo(Append(s.Length));
+
+    /// <summary>Adds an integer entry as its decimal text.</summary>
+    public void AddInteger(long v)
+    {
+        Span<byte> tmp = stackalloc byte[20];
+        System.Buffers.Text.Utf8Formatter.TryFormat(v, tmp, out int w);
+        tmp[..w].CopyTo(Append(w));
+    }
+
+    /// <summary>Copies every entry into its own array.</summary>
+    public List<byte[]> ToList()
+    {
+        var res = new List<byte[]>(Count);
+        for (int i = 0; i < Count; i++) res.Add(this[i].ToArray());
+        return res;
+    }
+}
+
 /// <summary>String helpers with redis's rules (util.c string2ll, and the "%.17g" text of doubles).</summary>
 public static class RdbStrings
 {
@@ -488,6 +561,8 @@ public static class RdbStrings
     /// <summary>Parses a score text as strtod (inf/-inf/nan words accepted).</summary>
     public static bool TryParseDouble(ReadOnlySpan<byte> s, out double value)
     {
+        // Plain numbers (what redis writes: "%.17g" text or integers) without the string round trip below.
+        if (double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out value)) return true;
         var t = Encoding.ASCII.GetString(s).Trim();
         switch (t.ToLowerInvariant())
         {

@@ -10,6 +10,9 @@ namespace Kv.Persistence;
 /// </summary>
 internal static class RdbLoad
 {
+    /// <summary>Keys appended before the tables are linked (see <see cref="ReadAll"/>).</summary>
+    private const int IndexBatch = 16384;
+
     /// <summary>Per-database main and expires tables (null where the stream had no key), and the counts.</summary>
     public sealed class Result(int databases)
     {
@@ -43,8 +46,24 @@ internal static class RdbLoad
             if (exp > 0) expires[db] ??= new KvDict<long>((int)Math.Min(exp, 1 << 26));
         };
         long loaded = 0, expired = 0;
+        int pending = 0;
+        // Keys are appended to the tables unlinked and linked in batches (KvDict.AppendUnindexed/IndexAppended):
+        // linking one key right after parsing it waits on a cache miss per key, a batch overlaps them. A key
+        // present twice is reported at the end of its batch (at most IndexBatch keys later).
+        void IndexPending()
+        {
+            for (int db = 0; db < databases; db++)
+            {
+                if (mains[db]?.IndexAppended() is { } dup)
+                    throw new RdbFormatException($"duplicate key '{Printable(dup)}' in database {db}", reader.Position);
+                if (expires[db]?.IndexAppended() is { } dupe)
+                    throw new RdbFormatException($"duplicate key '{Printable(dupe)}' in database {db}", reader.Position);
+            }
+            pending = 0;
+        }
         var oldMode = System.Runtime.GCSettings.LatencyMode;
-        System.Runtime.GCSettings.LatencyMode = System.Runtime.GCLatencyMode.Batch;
+        bool setMode = oldMode != System.Runtime.GCLatencyMode.NoGCRegion;
+        if (setMode) System.Runtime.GCSettings.LatencyMode = System.Runtime.GCLatencyMode.Batch;
         try
         {
             reader.ReadAll(e =>
@@ -54,16 +73,16 @@ internal static class RdbLoad
                     expired++;
                     return;
                 }
-                var main = mains[e.Db] ??= new KvDict<object>();
-                if (!main.Set(e.Key, e.Value))
-                    throw new RdbFormatException($"duplicate key '{Printable(e.Key)}' in database {e.Db}", reader.Position);
-                if (e.ExpireMs != -1) (expires[e.Db] ??= new KvDict<long>()).Set(e.Key, e.ExpireMs);
+                (mains[e.Db] ??= new KvDict<object>()).AppendUnindexed(e.Key, e.Value);
+                if (e.ExpireMs != -1) (expires[e.Db] ??= new KvDict<long>()).AppendUnindexed(e.Key, e.ExpireMs);
                 loaded++;
+                if (++pending == IndexBatch) IndexPending();
             });
+            IndexPending();
         }
         finally
         {
-            System.Runtime.GCSettings.LatencyMode = oldMode;
+            if (setMode) System.Runtime.GCSettings.LatencyMode = oldMode;
         }
         result.Loaded = loaded;
         result.Expired = expired;

@@ -34,6 +34,8 @@ public sealed class RdbReader
     private int _pos, _end, _crcPos;
     private long _base; // stream position of _buf[0]
     private ulong _crc;
+    private byte[] _scratch = new byte[256];            // LZF output and integer text of ReadStringSpan
+    private readonly CompactEntries _entries = new();  // decoded listpack/ziplist entries
 
     /// <summary>Creates a reader. <paramref name="length"/>: exact RDB size when known (file size, "$len" framing).</summary>
     public RdbReader(Stream input, long? length = null)
@@ -231,6 +233,55 @@ public sealed class RdbReader
         }
     }
 
+    /// <summary>
+    /// Reads a string in any of its encodings without allocating when it fits the read buffer: the span points into
+    /// the reader's buffers and is valid only until the next read.
+    /// </summary>
+    private ReadOnlySpan<byte> ReadStringSpan()
+    {
+        long at = Position;
+        ulong len = ReadLength(out bool enc);
+        if (!enc)
+        {
+            if (len <= 1 << 20) return TakeString((long)len);
+            return ReadBytes((long)Math.Min(len, long.MaxValue));
+        }
+        switch (len)
+        {
+            case 0: return IntText((sbyte)ReadByte());
+            case 1: return IntText(BinaryPrimitives.ReadInt16LittleEndian(Take(2)));
+            case 2: return IntText(BinaryPrimitives.ReadInt32LittleEndian(Take(4)));
+            case 3:
+            {
+                long clen = ReadLen();
+                long ulen = ReadLen();
+                if (ulen > int.MaxValue - 64) throw new RdbFormatException($"LZF string of {ulen} bytes is too large", at);
+                if (ulen > clen * 90 + 64) throw new RdbFormatException($"LZF string claims {ulen} bytes from {clen} compressed bytes", at);
+                var comp = clen <= 1 << 20 ? TakeString(clen) : ReadBytes(clen);
+                if (_scratch.Length < ulen) _scratch = new byte[Math.Max(ulen, _scratch.Length * 2L)];
+                var res = _scratch.AsSpan(0, (int)ulen);
+                try { Lzf.Decompress(comp, res); }
+                catch (InvalidDataException e) { throw new RdbFormatException("invalid LZF compressed string: " + e.Message, at, e); }
+                return res;
+            }
+            default: throw new RdbFormatException($"unknown string encoding {len}", at);
+        }
+    }
+
+    /// <summary>The next <paramref name="n"/> (at most 1 MiB) bytes as a span into the read buffer, with ReadBytes's checks.</summary>
+    private ReadOnlySpan<byte> TakeString(long n)
+    {
+        if (n < 0) throw Error($"string length {n} is too large");
+        if (_limit != long.MaxValue && n > _limit - Position) throw Error($"string length {n} runs past the end of the RDB (truncated or corrupt)");
+        return Take((int)n);
+    }
+
+    private ReadOnlySpan<byte> IntText(long v)
+    {
+        System.Buffers.Text.Utf8Formatter.TryFormat(v, _scratch, out int w);
+        return _scratch.AsSpan(0, w);
+    }
+
     private static byte[] Ascii(long v) => Encoding.ASCII.GetBytes(v.ToString(CultureInfo.InvariantCulture));
 
     private double ReadBinaryDouble() => BinaryPrimitives.ReadDoubleLittleEndian(Take(8));
@@ -358,15 +409,18 @@ public sealed class RdbReader
             {
                 int n = ReadCount("list");
                 var l = new KvList();
-                for (int i = 0; i < n; i++) l.AddLast(ReadString());
+                for (int i = 0; i < n; i++) l.AddLastSpan(ReadStringSpan());
                 return l.Count == 0 ? null : l;
             }
             case RdbFormat.TypeSet:
             {
                 int n = ReadCount("set");
-                var s = new KvSet();
-                for (int i = 0; i < n; i++) s.Add(ReadString());
-                return s.Count == 0 ? null : s;
+                if (n == 0) return null;
+                var first = ReadStringSpan();
+                var s = KvSet.CreateForLoad(first, n);
+                s.Add(first, 512);
+                for (int i = 1; i < n; i++) s.Add(ReadStringSpan(), 512);
+                return s;
             }
             case RdbFormat.TypeZSet:
             case RdbFormat.TypeZSet2:
@@ -396,43 +450,66 @@ public sealed class RdbReader
             case RdbFormat.TypeHashZipmap:
             {
                 var h = new KvHash();
-                foreach (var (f, v) in CompactDecoders.Zipmap(ReadString())) h.Set(f, v);
+                foreach (var (f, v) in CompactDecoders.Zipmap(ReadStringSpan())) h.Set(f, v);
                 return h.Count == 0 ? null : h;
             }
             case RdbFormat.TypeListZiplist:
             {
+                var e = _entries;
+                CompactDecoders.Ziplist(ReadStringSpan(), e);
                 var l = new KvList();
-                foreach (var e in CompactDecoders.Ziplist(ReadString())) l.AddLast(e);
+                l.ReservePacked(e.Count, e.DataLength);
+                for (int i = 0; i < e.Count; i++) l.AddLastSpan(e[i]);
                 return l.Count == 0 ? null : l;
             }
             case RdbFormat.TypeSetIntset:
             {
+                var blob = ReadStringSpan();
+                if (blob.Length < 8) throw new InvalidDataException("intset shorter than its header");
+                uint enc = BinaryPrimitives.ReadUInt32LittleEndian(blob);
+                uint count = BinaryPrimitives.ReadUInt32LittleEndian(blob[4..]);
+                if (enc is not (2 or 4 or 8)) throw new InvalidDataException($"intset with invalid encoding {enc}");
+                if ((ulong)count * enc + 8 != (ulong)blob.Length) throw new InvalidDataException($"intset of {count} x {enc} bytes does not match blob size {blob.Length}");
+                if (count == 0) return null;
+                var fast = KvSet.FromSortedInts(blob[8..], (int)enc, (int)count);
+                if (fast is not null) return fast;
                 var s = new KvSet();
-                foreach (var v in CompactDecoders.Intset(ReadString())) s.Add(Ascii(v));
-                return s.Count == 0 ? null : s;
+                Span<byte> text = stackalloc byte[20];
+                foreach (var v in CompactDecoders.Intset(blob))
+                {
+                    System.Buffers.Text.Utf8Formatter.TryFormat(v, text, out int w);
+                    s.Add(text[..w], 512);
+                }
+                return s;
             }
             case RdbFormat.TypeZSetZiplist:
             case RdbFormat.TypeZSetListpack:
             {
-                var blob = ReadString();
-                var items = type == RdbFormat.TypeZSetZiplist ? CompactDecoders.Ziplist(blob) : CompactDecoders.Listpack(blob);
-                if (items.Count % 2 != 0) throw new InvalidDataException("odd number of zset listpack entries");
+                var e = _entries;
+                if (type == RdbFormat.TypeZSetZiplist) CompactDecoders.Ziplist(ReadStringSpan(), e);
+                else CompactDecoders.Listpack(ReadStringSpan(), e);
+                if (e.Count % 2 != 0) throw new InvalidDataException("odd number of zset listpack entries");
                 var z = new KvZSet();
-                for (int i = 0; i < items.Count; i += 2)
+                long members = 0;
+                for (int i = 0; i < e.Count; i += 2) members += e[i].Length;
+                z.ReservePacked(e.Count / 2, members);
+                for (int i = 0; i < e.Count; i += 2)
                 {
-                    if (!RdbStrings.TryParseDouble(items[i + 1], out var sc) || double.IsNaN(sc)) throw new InvalidDataException("invalid zset score");
-                    z.Set(items[i], sc);
+                    if (!RdbStrings.TryParseDouble(e[i + 1], out var sc) || double.IsNaN(sc)) throw new InvalidDataException("invalid zset score");
+                    z.SetSpan(e[i], sc);
                 }
                 return z.Count == 0 ? null : z;
             }
             case RdbFormat.TypeHashZiplist:
             case RdbFormat.TypeHashListpack:
             {
-                var blob = ReadString();
-                var items = type == RdbFormat.TypeHashZiplist ? CompactDecoders.Ziplist(blob) : CompactDecoders.Listpack(blob);
-                if (items.Count % 2 != 0) throw new InvalidDataException("odd number of hash listpack entries");
+                var e = _entries;
+                if (type == RdbFormat.TypeHashZiplist) CompactDecoders.Ziplist(ReadStringSpan(), e);
+                else CompactDecoders.Listpack(ReadStringSpan(), e);
+                if (e.Count % 2 != 0) throw new InvalidDataException("odd number of hash listpack entries");
                 var h = new KvHash();
-                for (int i = 0; i < items.Count; i += 2) h.Set(items[i], items[i + 1]);
+                h.ReservePacked(e.Count / 2, e.DataLength);
+                for (int i = 0; i < e.Count; i += 2) h.SetSpan(e[i], e[i + 1]);
                 return h.Count == 0 ? null : h;
             }
             case RdbFormat.TypeListQuicklist:
@@ -440,6 +517,7 @@ public sealed class RdbReader
             {
                 int nodes = ReadCount("quicklist node");
                 var l = new KvList();
+                var e = _entries;
                 for (int i = 0; i < nodes; i++)
                 {
                     int container = RdbFormat.ContainerPacked;
@@ -449,14 +527,15 @@ public sealed class RdbReader
                         if (c is not (RdbFormat.ContainerPlain or RdbFormat.ContainerPacked)) throw Error($"quicklist node container {c} is invalid");
                         container = (int)c;
                     }
-                    var blob = ReadString();
                     if (container == RdbFormat.ContainerPlain)
                     {
-                        l.AddLast(blob);
+                        l.AddLast(ReadString());
                         continue;
                     }
-                    var items = type == RdbFormat.TypeListQuicklist ? CompactDecoders.Ziplist(blob) : CompactDecoders.Listpack(blob);
-                    foreach (var e in items) l.AddLast(e);
+                    if (type == RdbFormat.TypeListQuicklist) CompactDecoders.Ziplist(ReadStringSpan(), e);
+                    else CompactDecoders.Listpack(ReadStringSpan(), e);
+                    l.ReservePacked(e.Count, e.DataLength);
+                    for (int j = 0; j < e.Count; j++) l.AddLastSpan(e[j]);
                 }
                 return l.Count == 0 ? null : l;
             }

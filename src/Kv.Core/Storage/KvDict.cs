@@ -27,6 +27,7 @@ public sealed class KvDict<TValue>
     private int _used;     // entries slots ever used
     private int _freeList = -1;
     private int _freeCount;
+    private int _unindexed = -1; // first entry appended by AppendUnindexed and not yet linked, or -1
 
     /// <summary>Creates an empty table.</summary>
     public KvDict(int capacity = 4)
@@ -150,6 +151,64 @@ public sealed class KvDict<TValue>
         _count++;
     }
 
+    /// <summary>
+    /// Bulk loading (RDB): appends a key to the entries array without linking it into its bucket, so a load does not
+    /// wait on one cache miss per key; <see cref="IndexAppended"/> links a whole batch at once and finds
+    /// duplicates. Until then lookups do not see the appended keys, so this is only for a table nobody else uses
+    /// yet, with no removal since its creation (a fresh table being filled).
+    /// </summary>
+    internal void AppendUnindexed(byte[] key, TValue value)
+    {
+        if (_freeCount > 0) throw new InvalidOperationException("AppendUnindexed needs a table without free slots");
+        if (_used == _entries.Length) Array.Resize(ref _entries, _entries.Length * 2);
+        if (_unindexed < 0) _unindexed = _used;
+        ref var e = ref _entries[_used++];
+        e.Key = key;
+        e.Value = value;
+        e.Hash = HashOf(key);
+        e.Next = -1;
+        _count++;
+    }
+
+    /// <summary>
+    /// Links the entries added by <see cref="AppendUnindexed"/> into their buckets (growing the bucket array as
+    /// <see cref="Set(byte[], TValue)"/> would). Returns null, or the first key found twice: the table then holds
+    /// both and must be discarded.
+    /// </summary>
+    internal byte[]? IndexAppended()
+    {
+        if (_unindexed < 0) return null;
+        int from = _unindexed;
+        _unindexed = -1;
+        int size = _buckets.Length;
+        while (size < _count) size <<= 1;
+        if (size != _buckets.Length)
+        {
+            // Relink the already indexed entries (checked before) into the bigger bucket array.
+            _buckets = new int[size];
+            for (int i = 0; i < from; i++)
+            {
+                ref var e = ref _entries[i];
+                ref int b = ref _buckets[e.Hash & (size - 1)];
+                e.Next = b - 1;
+                b = i + 1;
+            }
+        }
+        var buckets = _buckets;
+        var entries = _entries;
+        int mask = buckets.Length - 1;
+        for (int i = from; i < _used; i++)
+        {
+            ref var e = ref entries[i];
+            ref int b = ref buckets[e.Hash & mask];
+            for (int j = b - 1; j >= 0; j = entries[j].Next)
+                if (entries[j].Hash == e.Hash && e.Key.AsSpan().SequenceEqual(entries[j].Key)) return e.Key;
+            e.Next = b - 1;
+            b = i + 1;
+        }
+        return null;
+    }
+
     /// <summary>Removes a key.</summary>
     /// <returns>True when it was present.</returns>
     public bool Remove(ReadOnlySpan<byte> key) => Remove(key, out _, out _);
@@ -194,6 +253,7 @@ public sealed class KvDict<TValue>
         _entries = new Entry[4];
         _count = _used = _freeCount = 0;
         _freeList = -1;
+        _unindexed = -1;
     }
 
     private void Resize(int newSize)

@@ -113,6 +113,60 @@ public sealed class KvHash : KvObject
     /// <summary>Sets a field with the default limits (512 entries, 64 bytes: the compiled defaults of 7.0.15). Returns true when the field is new (RDB loader).</summary>
     public bool Set(byte[] field, byte[] value) => Set(field, value, 512, 64);
 
+    /// <summary>
+    /// Bulk loading (RDB): makes room in the listpack form for <paramref name="pairs"/> more field/value pairs of
+    /// <paramref name="payloadBytes"/> bytes in total, so the following <see cref="SetSpan"/> calls do not regrow
+    /// the buffer. No effect when they would not fit the listpack form with the default limits.
+    /// </summary>
+    internal void ReservePacked(int pairs, long payloadBytes)
+    {
+        if (_dict is not null || _pc + pairs > 512 || payloadBytes > pairs * 128L) return;
+        // Packed strings are at most 64 bytes: a one-byte length prefix each.
+        int need = _used + 2 * pairs + (int)payloadBytes;
+        if (_lp!.Length >= need) return;
+        var nb = new byte[(need + 7) & ~7];
+        _lp.AsSpan(0, _used).CopyTo(nb);
+        _lp = nb;
+    }
+
+    /// <summary>
+    /// Sets a field from spans with the default limits (RDB loading): same result as <see cref="Set(byte[], byte[])"/>,
+    /// but allocates arrays only for the hashtable form. Returns true when the field is new.
+    /// </summary>
+    internal bool SetSpan(ReadOnlySpan<byte> field, ReadOnlySpan<byte> value)
+    {
+        if (_dict is null && field.Length <= 64 && value.Length <= 64)
+        {
+            if (PackedFind(field, out _, out int vp, out int end))
+            {
+                int newLen = PackedBytes.LenSize(value.Length) + value.Length;
+                _used = PackedBytes.Splice(ref _lp!, _used, vp, end - vp, newLen);
+                PackedBytes.WriteString(_lp.AsSpan(vp), value);
+                return false;
+            }
+            int add = PackedBytes.LenSize(field.Length) + field.Length + PackedBytes.LenSize(value.Length) + value.Length;
+            int at = _used;
+            _used = PackedBytes.Splice(ref _lp!, _used, at, 0, add);
+            at += PackedBytes.WriteString(_lp.AsSpan(at), field);
+            PackedBytes.WriteString(_lp.AsSpan(at), value);
+            _pc++;
+            if (_pc > 512) ToHashtable();
+            return true;
+        }
+        return Set(field, value.ToArray(), 512, 64);
+    }
+
+    /// <summary>
+    /// The listpack form's buffer: field, value, field, value... each a <see cref="PackedBytes"/> varint length and
+    /// the bytes, in order. False for the hashtable form. For serialization without an array per field; valid until
+    /// the next change.
+    /// </summary>
+    internal bool TryGetPacked(out ReadOnlySpan<byte> packed)
+    {
+        packed = _dict is null ? _lp.AsSpan(0, _used) : default;
+        return _dict is null;
+    }
+
     /// <summary>Gets a field's value (a copy for the listpack form).</summary>
     public bool TryGet(ReadOnlySpan<byte> field, out byte[] value)
     {

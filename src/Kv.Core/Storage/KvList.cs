@@ -151,6 +151,46 @@ public sealed class KvList : KvObject
         _count++;
     }
 
+    /// <summary>
+    /// Bulk loading (RDB): makes room in the packed form for <paramref name="count"/> more elements of
+    /// <paramref name="payloadBytes"/> bytes in total, so the following <see cref="AddLastSpan"/> calls do not regrow
+    /// the buffer. No effect when they would not fit the packed form (the list converts on the first add).
+    /// </summary>
+    internal void ReservePacked(int count, long payloadBytes)
+    {
+        if (!Packed || _count + count > PackedMaxCount || payloadBytes > (long)count * PackedMaxElement) return;
+        // Every packed element is at most PackedMaxElement (< 128) bytes: a one-byte length prefix each.
+        int need = _used + count + (int)payloadBytes;
+        if (_lp!.Length >= need) return;
+        var nb = new byte[(need + 7) & ~7];
+        _lp.AsSpan(0, _used).CopyTo(nb);
+        _lp = nb;
+    }
+
+    /// <summary>Appends at the tail from a span (RDB loading): same result as <see cref="AddLast"/>; allocates an array only in the deque form.</summary>
+    internal void AddLastSpan(ReadOnlySpan<byte> v)
+    {
+        if (Packed && _count + 1 <= PackedMaxCount && v.Length <= PackedMaxElement)
+        {
+            int at = _used;
+            _used = PackedBytes.Splice(ref _lp!, _used, at, 0, PackedBytes.LenSize(v.Length) + v.Length);
+            PackedBytes.WriteString(_lp.AsSpan(at), v);
+            _count++;
+            return;
+        }
+        AddLast(v.ToArray());
+    }
+
+    /// <summary>
+    /// The packed form's buffer: the elements from head to tail, each a <see cref="PackedBytes"/> varint length and
+    /// the bytes. False for the deque form. For serialization without an array per element; valid until the next change.
+    /// </summary>
+    internal bool TryGetPacked(out ReadOnlySpan<byte> packed)
+    {
+        packed = Packed ? _lp.AsSpan(0, _used) : default;
+        return Packed;
+    }
+
     /// <summary>Removes and returns the head (LPOP).</summary>
     public byte[] RemoveFirst()
     {

@@ -161,6 +161,48 @@ public sealed class KvSet : KvObject
     /// <summary>Adds a member with the default intset limit (512). Returns true when new (RDB loader).</summary>
     public bool Add(byte[] member) => Add(member, 512);
 
+    /// <summary>
+    /// Bulk loading (RDB): a set that will receive <paramref name="count"/> members, the first being
+    /// <paramref name="firstMember"/>: an intset when it is an integer, else a hashtable sized for
+    /// <paramref name="count"/> (the same forms the adds would reach, without the table's regrowth).
+    /// </summary>
+    internal static KvSet CreateForLoad(ReadOnlySpan<byte> firstMember, int count)
+    {
+        if (TryParseInt(firstMember, out _)) return new KvSet();
+        var s = new KvSet { _dict = new KvDict<bool>(Math.Max(4, count)), _is = null, _ic = 0 };
+        return s;
+    }
+
+    /// <summary>
+    /// Bulk loading (RDB type 11): the intset form straight from an intset's sorted little-endian integers of
+    /// <paramref name="width"/> (2, 4 or 8) bytes. Returns null when the integers are not strictly ascending or
+    /// there are more than 512 (the caller then adds them one by one, which sorts, drops duplicates and converts
+    /// as <see cref="Add(byte[])"/> does).
+    /// </summary>
+    internal static KvSet? FromSortedInts(ReadOnlySpan<byte> ints, int width, int count)
+    {
+        if (count > 512 || count == 0) return null;
+        long ReadAt(ReadOnlySpan<byte> b, int i) => width switch
+        {
+            2 => System.Buffers.Binary.BinaryPrimitives.ReadInt16LittleEndian(b.Slice(i * 2, 2)),
+            4 => System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(b.Slice(i * 4, 4)),
+            _ => System.Buffers.Binary.BinaryPrimitives.ReadInt64LittleEndian(b.Slice(i * 8, 8)),
+        };
+        long prev = ReadAt(ints, 0);
+        for (int i = 1; i < count; i++)
+        {
+            long v = ReadAt(ints, i);
+            if (v <= prev) return null;
+            prev = v;
+        }
+        // The narrowest width holding every member, as the adds would have chosen.
+        byte w = Math.Max(WidthOf(ReadAt(ints, 0)), WidthOf(prev));
+        var buf = new byte[(count * w + 7) & ~7];
+        if (w == width) ints[..(count * width)].CopyTo(buf);
+        else for (int i = 0; i < count; i++) WriteInt(buf, w, i, ReadAt(ints, i));
+        return new KvSet { _is = buf, _ic = count, _w = w };
+    }
+
     /// <summary>Removes a member. Returns true when it was present.</summary>
     public bool Remove(ReadOnlySpan<byte> member)
     {

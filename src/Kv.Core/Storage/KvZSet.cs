@@ -278,6 +278,36 @@ public sealed class KvZSet : KvObject
     /// <summary>Adds or updates a member with default limits (128 entries, 64 bytes). Returns true when new (used by the RDB loader).</summary>
     public bool Set(byte[] member, double score) => Add(member, score, AddFlags.None, 128, 64, out _) == AddResult.Added;
 
+    /// <summary>
+    /// Bulk loading (RDB): makes room in the listpack form for <paramref name="count"/> more members of
+    /// <paramref name="payloadBytes"/> bytes in total, so the following adds do not regrow the buffer. No effect
+    /// when they would not fit the listpack form with the default limits.
+    /// </summary>
+    internal void ReservePacked(int count, long payloadBytes)
+    {
+        if (_zsl is not null || _pc + count > 128 || payloadBytes > count * 64L) return;
+        // Packed members are at most 64 bytes: a one-byte length prefix, then the member and an 8-byte score.
+        int need = _used + 9 * count + (int)payloadBytes;
+        if (_zl!.Length >= need) return;
+        var nb = new byte[(need + 7) & ~7];
+        _zl.AsSpan(0, _used).CopyTo(nb);
+        _zl = nb;
+    }
+
+    /// <summary>Adds or updates a member from a span with default limits (RDB loading). Returns true when new.</summary>
+    internal bool SetSpan(ReadOnlySpan<byte> member, double score) => Add(member, score, AddFlags.None, 128, 64, out _) == AddResult.Added;
+
+    /// <summary>
+    /// The listpack form's buffer: in (score, member) order, each entry a <see cref="PackedBytes"/> varint length, the
+    /// member and the score (8 bytes, little-endian double). False for the skiplist form. For serialization without
+    /// an array per member; valid until the next change.
+    /// </summary>
+    internal bool TryGetPacked(out ReadOnlySpan<byte> packed)
+    {
+        packed = _zsl is null ? _zl.AsSpan(0, _used) : default;
+        return _zsl is null;
+    }
+
     /// <summary>Score of a member.</summary>
     public bool TryGetScore(ReadOnlySpan<byte> member, out double score)
     {
