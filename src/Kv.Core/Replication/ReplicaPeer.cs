@@ -113,6 +113,47 @@ public sealed class ReplicaPeer
         w?.TrySetResult();
     }
 
+    /// <summary>Queued for the end-of-batch flush (ReplicationManager.FlushPendingReplicas).</summary>
+    internal bool FlushPending;
+
+    // A stream send started by SendInline that did not complete at once; the sender task finishes it.
+    private Task<int>? _inflight;
+
+    /// <summary>
+    /// Sends the stream bytes this replica has not received yet from the calling thread (caller holds the lock), as
+    /// long as the socket takes them without waiting; only when the sender task is parked with nothing else to send
+    /// (no preamble, no RDB feed). A send that would wait is handed to the sender task, which then owns the socket.
+    /// </summary>
+    internal void SendInline(ReplicationManager m)
+    {
+        if (Closed || Client.IsClosed) return;
+        var sock = Client.Socket;
+        if (_wake is null || !StreamEnabled || _preamble.Count > 0 || Feed is not null || _inflight is not null || sock is null)
+        {
+            Wake();
+            return;
+        }
+        var server = m.Server;
+        while (true)
+        {
+            var mem = m.Buffer.Peek(Cursor);
+            if (mem.IsEmpty) return;
+            ValueTask<int> vt;
+            try { vt = sock.SendAsync(mem, SocketFlags.None); }
+            catch (Exception) { Wake(); return; } // the sender meets the same error and drops the link
+            if (!vt.IsCompletedSuccessfully)
+            {
+                _inflight = vt.AsTask();
+                Wake();
+                return;
+            }
+            int n = vt.Result;
+            Interlocked.Add(ref server.Stats.NetReplOutputBytes, n);
+            Interlocked.Add(ref server.Stats.NetOutputBytes, n);
+            m.Buffer.Advance(Cursor, n);
+        }
+    }
+
     /// <summary>Starts the sender task once.</summary>
     internal void StartSender(ReplicationManager m)
     {
@@ -133,10 +174,30 @@ public sealed class ReplicaPeer
                 ReadOnlyMemory<byte> mem;
                 Task? wait = null;
                 bool fromStream = false, fromFeed = false;
+                Task<int>? inflight;
                 lock (server.ExecLock)
                 {
                     if (Closed || Client.IsClosed) return;
                     mem = ReadOnlyMemory<byte>.Empty;
+                    inflight = _inflight;
+                    _inflight = null;
+                }
+                if (inflight is not null)
+                {
+                    // Finish a stream send SendInline started.
+                    int sent = await inflight.ConfigureAwait(false);
+                    lock (server.ExecLock)
+                    {
+                        if (Closed) return;
+                        Interlocked.Add(ref server.Stats.NetReplOutputBytes, sent);
+                        Interlocked.Add(ref server.Stats.NetOutputBytes, sent);
+                        m.Buffer.Advance(Cursor, sent);
+                    }
+                    continue;
+                }
+                lock (server.ExecLock)
+                {
+                    if (Closed || Client.IsClosed) return;
                     while (_preamble.Count > 0)
                     {
                         var (d, after) = _preamble.Peek();

@@ -211,7 +211,10 @@ public sealed partial class ClientSession
         bool send;
         lock (_server.ExecLock)
         {
-            ProcessInput();
+            _server.InClientBatch = true;
+            try { ProcessInput(); }
+            finally { _server.InClientBatch = false; }
+            _server.AfterClientBatch?.Invoke();
             send = TryBeginSend();
         }
         if (send) await SendLoopAsync().ConfigureAwait(false);

@@ -134,6 +134,16 @@ public sealed partial class KvServer : IAsyncDisposable
     /// <summary>The lock every command executes under (and every change to shared state happens under).</summary>
     public object ExecLock { get; } = new();
 
+    /// <summary>
+    /// True while a client's batch of requests runs (ClientSession.ProcessAndSendAsync, under <see cref="ExecLock"/>).
+    /// Writes to replicas made during a batch are sent at its end by <see cref="AfterClientBatch"/> on the same
+    /// thread, as redis writes to replicas in beforeSleep, instead of waking a sender thread per write.
+    /// </summary>
+    internal bool InClientBatch;
+
+    /// <summary>Runs at the end of every client batch, still under <see cref="ExecLock"/> (the replication component's flush).</summary>
+    internal Action? AfterClientBatch;
+
     /// <summary>Configuration.</summary>
     public KvConfig Config { get; }
 
