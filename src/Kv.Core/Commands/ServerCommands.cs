@@ -172,7 +172,7 @@ internal static class ServerCommands
                 {
                     bool match = glob ? Glob.Match(pat, Encoding.ASCII.GetBytes(name), true)
                                       : string.Equals(Encoding.UTF8.GetString(pat), name, StringComparison.OrdinalIgnoreCase);
-                    if (match && seen.Add(name)) result.Add((name, p.Value));
+                    if (match && seen.Add(name)) result.Add((name, p.Shown));
                 }
             }
         }

@@ -51,6 +51,15 @@ public sealed class ConfigParam
     public bool Sensitive { get; init; }
     /// <summary>Current value in canonical text (what CONFIG GET prints).</summary>
     public string Value { get; internal set; } = "";
+
+    /// <summary>
+    /// The value as CONFIG GET and CONFIG REWRITE show it, when redis prints something else than what it keeps
+    /// (notify-keyspace-events: keyspaceEventsFlagsToString drops 'n' after 'A' while the flag stays set).
+    /// </summary>
+    public string Shown => Display is null ? Value : Display(Value);
+
+    /// <summary>Formats <see cref="Value"/> for <see cref="Shown"/>, or null when shown as kept.</summary>
+    public Func<string, string>? Display { get; init; }
     /// <summary>Parsed number for Int/Memory/Bool (1/0).</summary>
     public long Number { get; internal set; }
     /// <summary>Optional clamp applied after the range check (hz: updateHZ keeps 1..500 whatever was set).</summary>
@@ -116,7 +125,12 @@ public sealed class KvConfig
         Bool("lazyfree-lazy-user-flush", false);
         Int("io-threads", 1, 1, 128, immutable: true);
         Bool("io-threads-do-reads", false, immutable: true);
-        Special("notify-keyspace-events", "", ParseKeyspaceEvents);
+        Add(new ConfigParam
+        {
+            Name = "notify-keyspace-events", Kind = ConfigKind.Special, Default = "", Parse = ParseKeyspaceEvents,
+            // keyspaceEventsFlagsToString prints "A" alone for all classes: 'n' (kept, and delivered) is not shown.
+            Display = v => v.StartsWith("An", StringComparison.Ordinal) ? "A" + v[2..] : v,
+        });
         Int("hash-max-listpack-entries", 512, 0, long.MaxValue, alias: "hash-max-ziplist-entries");
         Mem("hash-max-listpack-value", 64, 0, long.MaxValue, alias: "hash-max-ziplist-value");
         Int("list-max-listpack-size", -2, int.MinValue, int.MaxValue, alias: "list-max-ziplist-size");
@@ -395,7 +409,7 @@ public sealed class KvConfig
 
     /// <summary>
     /// notify-keyspace-events (notify.c keyspaceEventsStringToFlags / keyspaceEventsFlagsToString): any of
-    /// "Ag$lshzxeKEtmdn", printed canonically ("A" for all of g$lshzxetd, then K, E, m).
+    /// "Ag$lshzxeKEtmdn", kept canonically ("A" for all of g$lshzxetd, then n, K, E, m; shown without the n, see ConfigParam.Shown).
     /// </summary>
     private static string ParseKeyspaceEvents(string[] args)
     {
@@ -615,6 +629,6 @@ public sealed class KvConfig
     }
 
     private static string Line(ConfigParam p) => p.Kind == ConfigKind.String || p.Name == "dir" ? $"{p.Name} {Quote(p.Value)}" :
-        p.Name == "save" && p.Value == "" ? "save \"\"" : $"{p.Name} {p.Value}";
+        p.Name == "save" && p.Value == "" ? "save \"\"" : $"{p.Name} {p.Shown}";
 }
 

@@ -231,6 +231,16 @@ public class KeyspaceEventsDiffTests(DebugServerPairFixture pair, ITestOutputHel
         INCRBYFLOAT f 1
         """);
 
+    /// <summary>With "A" and "n" CONFIG GET shows "AKE" (no n) on redis, yet new-key events keep coming.</summary>
+    [Fact]
+    public Task NewEventsWithAllClasses() => CompareEvents("AnKE", """
+        SET s v
+        SET s v
+        LPUSH l a
+        HSET h f v
+        DEL s
+        """);
+
     [Fact]
     public async Task ConfigValuesAndErrors()
     {
@@ -248,6 +258,14 @@ public class KeyspaceEventsDiffTests(DebugServerPairFixture pair, ITestOutputHel
             CONFIG SET notify-keyspace-events zsh$lK
             CONFIG GET notify-keyspace-events
             CONFIG SET notify-keyspace-events x
+            CONFIG GET notify-keyspace-events
+            CONFIG SET notify-keyspace-events AnKE
+            CONFIG GET notify-keyspace-events
+            CONFIG SET notify-keyspace-events g$lshzxetdnmK
+            CONFIG GET notify-keyspace-events
+            CONFIG SET notify-keyspace-events AKEmn
+            CONFIG GET notify-keyspace-events
+            CONFIG SET notify-keyspace-events lnE
             CONFIG GET notify-keyspace-events
             CONFIG SET notify-keyspace-events ""
             CONFIG GET notify-keyspace-events
