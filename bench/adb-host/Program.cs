@@ -1,20 +1,24 @@
 // adb host benchmark: push and pull of one large file on loopback, our client+server against Debian's
 // client+server (/usr/bin/adb 29.0.6), both talking to our adbd. Prints MB/s per run and the ratio.
 //
-// Usage: adb-host-bench [--size-mb N] [--runs N] [--dir PATH]
-// Besides wall-clock MB/s it prints the per-round ratio and the transfer-only rate from each client's summary line.
+// Usage: adb-host-bench [--size-mb N] [--runs N] [--dir PATH] [--ours PATH-TO-OUR-ADB]
+// Besides wall-clock MB/s it prints the per-round ratio (and its median), the transfer-only rate from each client's summary
+// line, and CPU seconds per command of client, server and adbd.
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.InteropServices;
 using Adb.Protocol;
 
 int sizeMb = 1024, runs = 2;
 string baseDir = Path.GetTempPath();
+string? oursArg = null; // another build of our adb (e.g. -p:AdbNativeAot=false) instead of the one next to the bench
 for (int i = 0; i < args.Length; i++)
 {
     if (args[i] == "--size-mb") sizeMb = int.Parse(args[++i]);
     else if (args[i] == "--runs") runs = int.Parse(args[++i]);
     else if (args[i] == "--dir") baseDir = args[++i];
+    else if (args[i] == "--ours") oursArg = Path.GetFullPath(args[++i]);
 }
 
 string root = Path.Combine(baseDir, "adb-host-bench-" + Environment.ProcessId);
@@ -76,19 +80,19 @@ void WaitPort(int port)
     throw new TimeoutException($"port {port}");
 }
 
-string ours = File.Exists(Path.Combine(bin, "adb")) ? Path.Combine(bin, "adb") : throw new FileNotFoundException("adb apphost next to the bench");
+string ours = oursArg ?? (File.Exists(Path.Combine(bin, "adb")) ? Path.Combine(bin, "adb") : throw new FileNotFoundException("adb apphost next to the bench"));
 string adbd = Path.Combine(bin, "adbd");
 try
 {
     using (var key = AdbKey.LoadOrCreate(Path.Combine(home, ".android", "adbkey"), "bench@adbhost"))
         File.WriteAllText(Path.Combine(root, "adb_keys"), key.PublicKeyLine("bench@adbhost") + "\n");
     int adbdPort = FreePort();
-    Start(Info(adbd, "--port", adbdPort.ToString(), "--keys", Path.Combine(root, "adb_keys"), "--user", "root"));
+    var adbdProc = Start(Info(adbd, "--port", adbdPort.ToString(), "--keys", Path.Combine(root, "adb_keys"), "--user", "root"));
     WaitPort(adbdPort);
     int debianPort = FreePort();
-    Start(Info("/usr/bin/adb", "-L", $"tcp:{debianPort}", "server", "nodaemon"));
+    var debianServer = Start(Info("/usr/bin/adb", "-L", $"tcp:{debianPort}", "server", "nodaemon"));
     int oursPort = FreePort();
-    Start(Info(ours, "-P", oursPort.ToString(), "server", "nodaemon"));
+    var oursServer = Start(Info(ours, "-P", oursPort.ToString(), "server", "nodaemon"));
     WaitPort(debianPort);
     WaitPort(oursPort);
     string serial = $"127.0.0.1:{adbdPort}";
@@ -113,14 +117,21 @@ try
     var transfer = new Dictionary<string, List<double>>();
     void Add(string k, double v) { if (!results.TryGetValue(k, out var l)) results[k] = l = []; l.Add(v); }
     void AddTransfer(string k, double v) { if (!transfer.TryGetValue(k, out var l)) transfer[k] = l = []; l.Add(v); }
+    // CPU seconds per command: the client from getrusage(RUSAGE_CHILDREN) (only waited-for children count, i.e. the
+    // clients), the server and adbd from /proc/PID/stat utime+stime.
+    var cpu = new Dictionary<string, List<(double Client, double Server, double Adbd)>>();
 
     // Wall clock of the whole command (process start included); the client's own summary line
     // "... (B bytes in S.SSSs)" also gives the transfer alone (both clients time from the first sync request).
     double Time(string key, string exe, int port, params string[] a)
     {
+        var server = port == debianPort ? debianServer : oursServer;
+        double c0 = ChildrenCpu(), s0 = ProcCpu(server.Id), a0 = ProcCpu(adbdProc.Id);
         var sw = Stopwatch.StartNew();
         var (code, output) = Run(Info(exe, ["-P", port.ToString(), "-s", serial, .. a]));
         sw.Stop();
+        if (!cpu.TryGetValue(key, out var cl)) cpu[key] = cl = [];
+        cl.Add((ChildrenCpu() - c0, ProcCpu(server.Id) - s0, ProcCpu(adbdProc.Id) - a0));
         if (code != 0) throw new InvalidOperationException($"{exe} {string.Join(' ', a)} failed: {output}");
         var m = System.Text.RegularExpressions.Regex.Match(output, @"\((\d+) bytes in ([0-9.]+)s\)");
         if (m.Success && double.TryParse(m.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture, out double secs) && secs > 0)
@@ -161,6 +172,17 @@ try
         transfer.Where(kv => !kv.Key.Contains('/')).Select(kv => $"{kv.Key} {kv.Value.Max():0.0}")));
     Console.WriteLine("mixed pairings (best MB/s): " + string.Join(", ", results.Where(kv => kv.Key.Contains('/'))
         .Select(kv => $"{kv.Key} {kv.Value.Max():0.0}")));
+    Console.WriteLine("CPU seconds per command, median of rounds (client / server / adbd):");
+    foreach (var kv in cpu)
+    {
+        static double Med(IEnumerable<double> v) { var a = v.Order().ToArray(); return a.Length % 2 == 1 ? a[a.Length / 2] : (a[a.Length / 2 - 1] + a[a.Length / 2]) / 2; }
+        Console.WriteLine($"  {kv.Key,-32} {Med(kv.Value.Select(x => x.Client)):0.000} / {Med(kv.Value.Select(x => x.Server)):0.000} / {Med(kv.Value.Select(x => x.Adbd)):0.000}");
+    }
+    foreach (string op in new[] { "push", "pull" })
+    {
+        var d = results[$"debian {op}"].Zip(results[$"ours {op}"], (x, y) => y / x).Order().ToArray();
+        Console.WriteLine($"{op} ours/debian per round, median: {(d.Length % 2 == 1 ? d[d.Length / 2] : (d[d.Length / 2 - 1] + d[d.Length / 2]) / 2):0.00}");
+    }
     Console.WriteLine("all runs: " + string.Join("; ", results.Select(kv => $"{kv.Key} [{string.Join(" ", kv.Value.Select(v => v.ToString("0")))}]")));
     return 0;
 }
@@ -168,4 +190,25 @@ finally
 {
     foreach (var p in owned) { try { if (!p.HasExited) p.Kill(true); p.WaitForExit(5000); } catch { } }
     try { Directory.Delete(root, true); } catch { }
+}
+
+static double ProcCpu(int pid)
+{
+    // Fields after the ")" of the command name: state is field 3, utime 14, stime 15 (clock ticks, 100 Hz on Linux).
+    string stat = File.ReadAllText($"/proc/{pid}/stat");
+    string[] f = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+    return (long.Parse(f[11]) + long.Parse(f[12])) / 100.0;
+}
+
+static double ChildrenCpu()
+{
+    var ru = new long[18];
+    _ = Native.getrusage(-1, ru); // RUSAGE_CHILDREN
+    return ru[0] + ru[1] / 1e6 + ru[2] + ru[3] / 1e6;
+}
+
+static partial class Native
+{
+    [DllImport("libc", SetLastError = true)]
+    public static extern int getrusage(int who, long[] usage);
 }
