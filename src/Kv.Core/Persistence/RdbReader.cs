@@ -496,7 +496,8 @@ public sealed class RdbReader
                 for (int i = 0; i < e.Count; i += 2)
                 {
                     if (!RdbStrings.TryParseDouble(e[i + 1], out var sc) || double.IsNaN(sc)) throw new InvalidDataException("invalid zset score");
-                    z.SetSpan(e[i], sc);
+                    // 7.0.15 converts a listpack/ziplist sorted set on its entry count only, never on element length.
+                    z.SetSpan(e[i], sc, long.MaxValue);
                 }
                 return z.Count == 0 ? null : z;
             }
@@ -509,7 +510,8 @@ public sealed class RdbReader
                 if (e.Count % 2 != 0) throw new InvalidDataException("odd number of hash listpack entries");
                 var h = new KvHash();
                 h.ReservePacked(e.Count / 2, e.DataLength);
-                for (int i = 0; i < e.Count; i += 2) h.SetSpan(e[i], e[i + 1]);
+                // 7.0.15 converts a listpack/ziplist hash on its entry count only, never on element length.
+                for (int i = 0; i < e.Count; i += 2) h.SetSpan(e[i], e[i + 1], long.MaxValue);
                 return h.Count == 0 ? null : h;
             }
             case RdbFormat.TypeListQuicklist:

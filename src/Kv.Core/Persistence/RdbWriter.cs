@@ -264,27 +264,57 @@ public sealed class RdbWriter
 
     private void WriteList(ReadOnlySpan<byte> key, KvList list)
     {
-        // RDB_TYPE_LIST_QUICKLIST_2: nodes of at most ListNodeBytes, each a packed listpack.
-        var nodes = new List<byte[]>();
+        // RDB_TYPE_LIST_QUICKLIST_2: nodes of at most ListNodeBytes, each a packed listpack, built back to back in a
+        // reusable buffer (the node count comes first in the stream).
+        _nodesUsed = 0;
+        _nodeEnds.Clear();
         _lp.Reset();
-        foreach (var e in list.Items())
+        if (list.TryGetPacked(out var packed))
         {
-            if (_lp.Count > 0 && (_lp.Bytes + e.Length + 11 > _opt.ListNodeBytes || _lp.Count >= 65535))
-            {
-                nodes.Add(_lp.Finish().ToArray());
-                _lp.Reset();
-            }
-            _lp.Add(e);
+            int pos = 0;
+            while (pos < packed.Length) AddListElement(PackedString(packed, ref pos));
         }
-        if (_lp.Count > 0) nodes.Add(_lp.Finish().ToArray());
+        else foreach (var e in list.Items()) AddListElement(e);
+        if (_lp.Count > 0) EndListNode();
         Byte(RdbFormat.TypeListQuicklist2);
         WriteString(key);
-        WriteLength((ulong)nodes.Count);
-        foreach (var n in nodes)
+        WriteLength((ulong)_nodeEnds.Count);
+        int start = 0;
+        foreach (int end in _nodeEnds)
         {
             WriteLength(RdbFormat.ContainerPacked);
-            WriteString(n);
+            WriteString(_nodes.AsSpan(start, end - start));
+            start = end;
         }
+    }
+
+    private byte[] _nodes = new byte[16 * 1024];
+    private int _nodesUsed;
+    private readonly List<int> _nodeEnds = [];
+
+    private void AddListElement(ReadOnlySpan<byte> e)
+    {
+        if (_lp.Count > 0 && (_lp.Bytes + e.Length + 11 > _opt.ListNodeBytes || _lp.Count >= 65535)) EndListNode();
+        _lp.Add(e);
+    }
+
+    private void EndListNode()
+    {
+        var node = _lp.Finish();
+        if (_nodesUsed + node.Length > _nodes.Length) Array.Resize(ref _nodes, Math.Max(_nodes.Length * 2, _nodesUsed + node.Length));
+        node.CopyTo(_nodes.AsSpan(_nodesUsed));
+        _nodesUsed += node.Length;
+        _nodeEnds.Add(_nodesUsed);
+        _lp.Reset();
+    }
+
+    /// <summary>Reads one <see cref="PackedBytes"/> string of a packed collection buffer at <paramref name="pos"/>.</summary>
+    private static ReadOnlySpan<byte> PackedString(ReadOnlySpan<byte> b, ref int pos)
+    {
+        int l = PackedBytes.ReadLen(b, ref pos);
+        var s = b.Slice(pos, l);
+        pos += l;
+        return s;
     }
 
     private void WriteSet(ReadOnlySpan<byte> key, KvSet set)
@@ -314,14 +344,11 @@ public sealed class RdbWriter
 
     private void WriteHash(ReadOnlySpan<byte> key, KvHash hash)
     {
-        if (hash.Encoding == "listpack")
+        if (hash.TryGetPacked(out var packed))
         {
             _lp.Reset();
-            foreach (var kv in hash.Pairs())
-            {
-                _lp.Add(kv.Key);
-                _lp.Add(kv.Value);
-            }
+            int pos = 0;
+            while (pos < packed.Length) _lp.Add(PackedString(packed, ref pos));
             Byte(RdbFormat.TypeHashListpack);
             WriteString(key);
             WriteString(_lp.Finish());
@@ -339,13 +366,15 @@ public sealed class RdbWriter
 
     private void WriteZSet(ReadOnlySpan<byte> key, KvZSet zset)
     {
-        if (zset.Encoding == "listpack")
+        if (zset.TryGetPacked(out var packed))
         {
             _lp.Reset();
-            foreach (var (member, score) in zset.Ascending())
+            int pos = 0;
+            while (pos < packed.Length)
             {
-                _lp.Add(member);
-                AddScore(_lp, score);
+                _lp.Add(PackedString(packed, ref pos));
+                AddScore(_lp, BinaryPrimitives.ReadDoubleLittleEndian(packed.Slice(pos, 8)));
+                pos += 8;
             }
             Byte(RdbFormat.TypeZSetListpack);
             WriteString(key);

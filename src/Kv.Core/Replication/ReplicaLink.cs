@@ -334,37 +334,51 @@ public sealed class ReplicaLink
         ReplRdbInfo info;
         try
         {
+            // Received straight into the pipe's buffers, handed to the loader once 16 KiB or more are in.
+            const int HandOff = 16 * 1024;
+            var buf = pipe.Rent();
+            int have = 0;
             if (mark is not null)
             {
-                // Hold back the last 40 bytes: they may be the EOF mark.
-                var tail = new byte[0];
-                while (true)
+                // The last 40 bytes received may be the EOF mark: they are held back, and start the next buffer.
+                have = TakeBuffered(buf, buf.Length);
+                while (!loadTask.IsFaulted)
                 {
-                    if (loadTask.IsFaulted) break;
-                    var chunk = await ReadSomeAsync().ConfigureAwait(false);
-                    lock (_server.ExecLock) _transferRead += chunk.Length;
-                    var combined = new byte[tail.Length + chunk.Length];
-                    tail.CopyTo(combined, 0);
-                    chunk.Span.CopyTo(combined.AsSpan(tail.Length));
-                    if (combined.Length >= 40 && combined.AsSpan(combined.Length - 40).SequenceEqual(mark))
+                    if (have >= 40 && buf.AsSpan(have - 40, 40).SequenceEqual(mark))
                     {
-                        pipe.Add(combined.AsSpan(0, combined.Length - 40));
+                        pipe.AddOwned(buf, 0, have - 40);
+                        buf = null;
                         break;
                     }
-                    int keep = Math.Min(40, combined.Length);
-                    pipe.Add(combined.AsSpan(0, combined.Length - keep));
-                    tail = combined[^keep..];
+                    if (have - 40 >= HandOff || have == buf.Length)
+                    {
+                        var next = pipe.Rent();
+                        buf.AsSpan(have - 40, 40).CopyTo(next);
+                        pipe.AddOwned(buf, 0, have - 40);
+                        buf = next;
+                        have = 40;
+                    }
+                    have += await ReceiveIntoAsync(buf.AsMemory(have)).ConfigureAwait(false);
                 }
             }
             else
             {
                 long left = len;
-                while (left > 0 && !loadTask.IsFaulted)
+                have = TakeBuffered(buf, (int)Math.Min(left, buf.Length));
+                left -= have;
+                while (!loadTask.IsFaulted)
                 {
-                    var chunk = await ReadSomeAsync((int)Math.Min(left, int.MaxValue)).ConfigureAwait(false);
-                    pipe.Add(chunk.Span);
-                    left -= chunk.Length;
-                    lock (_server.ExecLock) _transferRead += chunk.Length;
+                    if (have >= HandOff || have == buf.Length || left == 0)
+                    {
+                        pipe.AddOwned(buf, 0, have);
+                        buf = null;
+                        if (left == 0) break;
+                        buf = pipe.Rent();
+                        have = 0;
+                    }
+                    int got = await ReceiveIntoAsync(buf.AsMemory(have, (int)Math.Min(left, buf.Length - have))).ConfigureAwait(false);
+                    have += got;
+                    left -= got;
                 }
             }
             pipe.Finish();
@@ -581,6 +595,32 @@ public sealed class ReplicaLink
         }
     }
 
+    /// <summary>Moves up to <paramref name="max"/> bytes already received (after the last line read) into <paramref name="dst"/>.</summary>
+    private int TakeBuffered(byte[] dst, int max)
+    {
+        int n = Math.Min(max, _rlen - _rpos);
+        System.Buffer.BlockCopy(_rbuf, _rpos, dst, 0, n);
+        _rpos += n;
+        lock (_server.ExecLock) _transferRead += n;
+        return n;
+    }
+
+    /// <summary>Receives into <paramref name="dst"/> (the full-sync payload), with the link's timeout and statistics.</summary>
+    private async Task<int> ReceiveIntoAsync(Memory<byte> dst)
+    {
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(_cts.Token);
+        cts.CancelAfter((int)Math.Min(int.MaxValue, TimeoutMs));
+        int n = await _sock!.ReceiveAsync(dst, SocketFlags.None, cts.Token).ConfigureAwait(false);
+        if (n == 0) throw new IOException("connection closed by master");
+        lock (_server.ExecLock)
+        {
+            _lastIoMs = KvServer.UnixMs();
+            Interlocked.Add(ref _server.Stats.NetReplInputBytes, n);
+            _transferRead += n;
+        }
+        return n;
+    }
+
     private async Task FillAsync()
     {
         if (_rpos == _rlen) _rpos = _rlen = 0;
@@ -620,15 +660,5 @@ public sealed class ReplicaLink
             if (line.Length == 0 && skipEmpty) continue;
             return line;
         }
-    }
-
-    /// <summary>Returns buffered bytes (at most <paramref name="max"/>), reading when none are buffered.</summary>
-    private async Task<ReadOnlyMemory<byte>> ReadSomeAsync(int max = int.MaxValue)
-    {
-        if (_rpos == _rlen) await FillAsync().ConfigureAwait(false);
-        int n = Math.Min(max, _rlen - _rpos);
-        var mem = _rbuf.AsMemory(_rpos, n).ToArray();
-        _rpos += n;
-        return mem;
     }
 }

@@ -101,17 +101,39 @@ internal sealed class SnapshotFeed : Stream
 
 /// <summary>
 /// A read-only stream fed with chunks by the replica's socket reader, so the RDB loader parses the payload while
-/// it is still arriving. <see cref="Read(byte[], int, int)"/> blocks (run the loader on its own thread).
+/// it is still arriving. <see cref="Read(byte[], int, int)"/> blocks (run the loader on its own thread). The
+/// socket reader receives straight into buffers from <see cref="Rent"/> and hands them over with
+/// <see cref="AddOwned"/>; the loader reads them in place and gives them back for reuse, so the payload is copied
+/// once from the socket and once into the loader's buffer, and a transfer allocates only the buffers in flight.
 /// </summary>
 internal sealed class ChunkPipeStream : Stream
 {
-    private readonly Channel<ReadOnlyMemory<byte>> _ch = Channel.CreateUnbounded<ReadOnlyMemory<byte>>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
-    private ReadOnlyMemory<byte> _cur;
+    private readonly Channel<(byte[] Buffer, int Offset, int Count, bool Pooled)> _ch =
+        Channel.CreateUnbounded<(byte[], int, int, bool)>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+    private byte[]? _cur;
+    private int _curPos, _curEnd;
+    private bool _curPooled;
+    private readonly System.Collections.Concurrent.ConcurrentQueue<byte[]> _free = new();
+
+    /// <summary>Size of the buffers given by <see cref="Rent"/>.</summary>
+    public const int ChunkSize = 256 * 1024;
+
+    /// <summary>A buffer of <see cref="ChunkSize"/> bytes, reused once the loader consumed it.</summary>
+    public byte[] Rent() => _free.TryDequeue(out var b) ? b : new byte[ChunkSize];
 
     /// <summary>Adds bytes (copied).</summary>
     public void Add(ReadOnlySpan<byte> data)
     {
-        if (data.Length > 0) _ch.Writer.TryWrite(data.ToArray());
+        if (data.Length > 0) _ch.Writer.TryWrite((data.ToArray(), 0, data.Length, false));
+    }
+
+    /// <summary>
+    /// Adds <paramref name="count"/> bytes of <paramref name="buffer"/> from <paramref name="offset"/> without copying;
+    /// <paramref name="buffer"/> (from <see cref="Rent"/>) belongs to the stream from now on.
+    /// </summary>
+    public void AddOwned(byte[] buffer, int offset, int count)
+    {
+        if (count <= 0 || !_ch.Writer.TryWrite((buffer, offset, count, true))) _free.Enqueue(buffer);
     }
 
     /// <summary>Ends the stream; with an error the reader sees an <see cref="IOException"/>.</summary>
@@ -123,17 +145,26 @@ internal sealed class ChunkPipeStream : Stream
     /// <inheritdoc/>
     public override int Read(Span<byte> buffer)
     {
-        while (_cur.IsEmpty)
+        while (_cur is null)
         {
-            if (_ch.Reader.TryRead(out var next)) { _cur = next; break; }
+            if (_ch.Reader.TryRead(out var next))
+            {
+                (_cur, _curPos, _curEnd, _curPooled) = (next.Buffer, next.Offset, next.Offset + next.Count, next.Pooled);
+                break;
+            }
             bool more;
             try { more = _ch.Reader.WaitToReadAsync().AsTask().GetAwaiter().GetResult(); }
             catch (Exception e) when (e is not IOException) { throw new IOException("transfer aborted: " + e.Message, e); }
             if (!more) return 0;
         }
-        int n = Math.Min(buffer.Length, _cur.Length);
-        _cur.Span[..n].CopyTo(buffer);
-        _cur = _cur[n..];
+        int n = Math.Min(buffer.Length, _curEnd - _curPos);
+        _cur.AsSpan(_curPos, n).CopyTo(buffer);
+        _curPos += n;
+        if (_curPos == _curEnd)
+        {
+            if (_curPooled) _free.Enqueue(_cur);
+            _cur = null;
+        }
         return n;
     }
 

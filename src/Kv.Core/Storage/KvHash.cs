@@ -130,12 +130,13 @@ public sealed class KvHash : KvObject
     }
 
     /// <summary>
-    /// Sets a field from spans with the default limits (RDB loading): same result as <see cref="Set(byte[], byte[])"/>,
-    /// but allocates arrays only for the hashtable form. Returns true when the field is new.
+    /// Sets a field from spans (RDB loading) with the default entry limit (512) and <paramref name="maxValue"/>:
+    /// same result as <see cref="Set(ReadOnlySpan{byte}, byte[], long, long)"/>, but allocates arrays only for the
+    /// hashtable form. Returns true when the field is new.
     /// </summary>
-    internal bool SetSpan(ReadOnlySpan<byte> field, ReadOnlySpan<byte> value)
+    internal bool SetSpan(ReadOnlySpan<byte> field, ReadOnlySpan<byte> value, long maxValue = 64)
     {
-        if (_dict is null && field.Length <= 64 && value.Length <= 64)
+        if (_dict is null && field.Length <= maxValue && value.Length <= maxValue)
         {
             if (PackedFind(field, out _, out int vp, out int end))
             {
@@ -153,7 +154,7 @@ public sealed class KvHash : KvObject
             if (_pc > 512) ToHashtable();
             return true;
         }
-        return Set(field, value.ToArray(), 512, 64);
+        return Set(field, value.ToArray(), 512, maxValue);
     }
 
     /// <summary>

@@ -294,8 +294,8 @@ public sealed class KvZSet : KvObject
         _zl = nb;
     }
 
-    /// <summary>Adds or updates a member from a span with default limits (RDB loading). Returns true when new.</summary>
-    internal bool SetSpan(ReadOnlySpan<byte> member, double score) => Add(member, score, AddFlags.None, 128, 64, out _) == AddResult.Added;
+    /// <summary>Adds or updates a member from a span with the default entry limit (128) and <paramref name="maxValue"/> (RDB loading). Returns true when new.</summary>
+    internal bool SetSpan(ReadOnlySpan<byte> member, double score, long maxValue = 64) => Add(member, score, AddFlags.None, 128, maxValue, out _) == AddResult.Added;
 
     /// <summary>
     /// The listpack form's buffer: in (score, member) order, each entry a <see cref="PackedBytes"/> varint length, the

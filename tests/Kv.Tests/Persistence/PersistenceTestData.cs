@@ -140,8 +140,10 @@ internal static class PersistenceTestData
         {
             await c.CommandAsync("SELECT", db.ToString(CultureInfo.InvariantCulture));
             var keys = RespFormat.Elements(await c.CommandAsync("KEYS", "*"))!;
-            foreach (var k in keys)
+            foreach (var frame in keys)
             {
+                // Elements are whole reply frames ("$3\r\nkey\r\n"): the key is the bulk's payload.
+                var k = BulkPayload(frame);
                 var type = RespFormat.Text(await c.CommandAsync([B("TYPE"), k]))!;
                 string v = type switch
                 {
@@ -157,6 +159,15 @@ internal static class PersistenceTestData
             }
         }
         return res;
+    }
+
+    /// <summary>The payload of a bulk string frame.</summary>
+    public static byte[] BulkPayload(byte[] frame)
+    {
+        int nl = Array.IndexOf(frame, (byte)'\n');
+        if (frame.Length == 0 || frame[0] != (byte)'$' || nl < 2) throw new FormatException("not a bulk string: " + RespFormat.Escape(frame));
+        int len = int.Parse(Encoding.ASCII.GetString(frame, 1, nl - 2), CultureInfo.InvariantCulture);
+        return frame.AsSpan(nl + 1, len).ToArray();
     }
 
     private static IEnumerable<string> Pairs(List<byte[]> flat)
