@@ -235,6 +235,21 @@ public sealed class LegacyEncodingLoadTests(ITestOutputHelper output)
     public Task ListpackElementsPastTheLimitsLoadAsInRedis() => LoadBothAndCompare(ListpackDump(), 6);
 
     [Fact]
+    public async Task RedisDumpOfEveryTypeLoadsWithRedisEncodings()
+    {
+        byte[] dump;
+        await using (var redis = await ServerProcess.StartRedisAsync(Debug))
+        {
+            using var c = await redis.ConnectAsync();
+            await PersistenceTestData.RunAsync(c, PersistenceTestData.RichDataset());
+            Assert.Equal("OK", RespFormat.Text(await c.CommandAsync("SAVE")));
+            dump = await File.ReadAllBytesAsync(Path.Combine(redis.Dir, "dump.rdb"));
+        }
+        // The keys of database 0 (the others are compared by value in RdbRoundTripTests).
+        await LoadBothAndCompare(dump, 35);
+    }
+
+    [Fact]
     public async Task DuplicateKeyIsRefusedByBoth()
     {
         var o = Header(10);
