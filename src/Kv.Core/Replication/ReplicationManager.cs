@@ -284,16 +284,17 @@ public sealed partial class ReplicationManager : IServerExtension, IPropagationS
     /// <summary>
     /// End of a client batch (KvServer.AfterClientBatch, caller holds the lock): sends what the batches appended to
     /// the stream to each replica from this thread when its sender is idle (redis writes to replicas once per event
-    /// loop iteration, in beforeSleep's handleClientsWithPendingWrites), else wakes the sender. The .NET socket engine
-    /// has no end-of-iteration hook, so a flush happens once 16 KiB are pending or 200 us after the previous one;
+    /// loop iteration, in beforeSleep's handleClientsWithPendingWrites), else wakes the sender. Clients on the event
+    /// loop (EpollLoop) flush once per iteration (endOfIteration). Clients run as tasks on the .NET socket engine,
+    /// which has no end-of-iteration hook, flush once 16 KiB are pending or 200 us after the previous one;
     /// what is left is flushed by a 1 ms timer. Under load that is one send per several client batches (one send per
     /// batch cost ~20% of the master's CPU per SET); at rest, the first write goes out at once.
     /// </summary>
-    private void FlushPendingReplicas()
+    private void FlushPendingReplicas(bool endOfIteration)
     {
         if (_flushPending.Count == 0) return;
         long now = KvClock.Ticks();
-        if (_flushPendingBytes < FlushBytes && now - _lastFlushTicks < FlushIntervalTicks)
+        if (!endOfIteration && _flushPendingBytes < FlushBytes && now - _lastFlushTicks < FlushIntervalTicks)
         {
             if (!_flushTimerArmed)
             {

@@ -206,6 +206,108 @@ public sealed partial class ClientSession
 
     private long _needBytes;
 
+    /// <summary>The event loop this client runs on, or null when it runs as a task (<see cref="RunAsync"/>).</summary>
+    internal EpollLoop? Loop;
+
+    /// <summary>Registration slot in <see cref="Loop"/>.</summary>
+    internal int LoopSlot;
+
+    private bool _pendingWrite;
+
+    /// <summary>
+    /// Event loop: the socket is readable. Reads once (readQueryFromClient), runs the complete requests and queues the
+    /// client for the end-of-iteration write. Loop thread only.
+    /// </summary>
+    internal void OnReadable(List<ClientSession> pendingWrites)
+    {
+        if (_closed) return;
+        var sock = Socket!;
+        int n;
+        System.Net.Sockets.SocketError err;
+        try
+        {
+            PrepareReceive();
+            n = sock.Receive(_in.AsSpan(_inEnd), SocketFlags.None, out err);
+        }
+        catch (ObjectDisposedException) { return; }
+        if (err == System.Net.Sockets.SocketError.WouldBlock) return;
+        if (err != System.Net.Sockets.SocketError.Success || n == 0)
+        {
+            Close(null);
+            return;
+        }
+        _inEnd += n;
+        Interlocked.Add(ref _server.Stats.NetInputBytes, n);
+        if (BlockedState is not null) return;
+        RunBatch(pendingWrites);
+    }
+
+    /// <summary>Event loop: the client was unblocked by another thread; runs what it sent meanwhile. Loop thread only.</summary>
+    internal void ResumeFromLoop(List<ClientSession> pendingWrites)
+    {
+        if (_closed) return;
+        if (BlockedState is null) RunBatch(pendingWrites);
+        if (!_pendingWrite) { _pendingWrite = true; pendingWrites.Add(this); }
+    }
+
+    private void RunBatch(List<ClientSession> pendingWrites)
+    {
+        lock (_server.ExecLock)
+        {
+            _server.InClientBatch = true;
+            try { ProcessInput(); }
+            finally { _server.InClientBatch = false; }
+            _server.AfterClientBatch?.Invoke(false);
+        }
+        if (!_pendingWrite && (Out.Length > 0 || _closeAfterReply))
+        {
+            _pendingWrite = true;
+            pendingWrites.Add(this);
+        }
+    }
+
+    /// <summary>
+    /// Event loop, end of an iteration: writes the pending replies with non-blocking sends; what the socket does not
+    /// take now continues on <see cref="SendLoopAsync"/>. Loop thread only.
+    /// </summary>
+    internal void FlushFromLoop()
+    {
+        _pendingWrite = false;
+        while (true)
+        {
+            bool send;
+            lock (_server.ExecLock) send = TryBeginSend();
+            if (!send) break;
+            var data = _sendBuf.WrittenMemory.Span;
+            int off = 0;
+            try
+            {
+                while (off < data.Length)
+                {
+                    int n = Socket!.Send(data[off..], SocketFlags.None, out var err);
+                    if (err == System.Net.Sockets.SocketError.WouldBlock) break;
+                    if (err != System.Net.Sockets.SocketError.Success) throw new SocketException((int)err);
+                    off += n;
+                    Interlocked.Add(ref _server.Stats.NetOutputBytes, n);
+                }
+            }
+            catch (Exception e) when (e is SocketException or ObjectDisposedException)
+            {
+                lock (_server.ExecLock) _sending = false;
+                Close(null);
+                return;
+            }
+            if (off < data.Length)
+            {
+                _ = SendLoopAsync(off);
+                return;
+            }
+            _sendBuf.Clear();
+            lock (_server.ExecLock) _sending = false;
+        }
+        if (_closeAfterReply) Close(null);
+    }
+
     private async Task ProcessAndSendAsync()
     {
         bool send;
@@ -214,7 +316,6 @@ public sealed partial class ClientSession
             _server.InClientBatch = true;
             try { ProcessInput(); }
             finally { _server.InClientBatch = false; }
-            _server.AfterClientBatch?.Invoke();
             send = TryBeginSend();
         }
         if (send) await SendLoopAsync().ConfigureAwait(false);
@@ -319,13 +420,14 @@ public sealed partial class ClientSession
     }
 
     /// <summary>Sends taken output, then anything queued meanwhile, until the buffer is empty.</summary>
-    internal async Task SendLoopAsync()
+    internal async Task SendLoopAsync(int start = 0)
     {
         try
         {
             while (true)
             {
-                var mem = _sendBuf.WrittenMemory;
+                var mem = _sendBuf.WrittenMemory[start..];
+                start = 0;
                 while (mem.Length > 0)
                 {
                     int n = await Socket!.SendAsync(mem, SocketFlags.None).ConfigureAwait(false);
@@ -338,6 +440,7 @@ public sealed partial class ClientSession
                     if (Out.Length == 0 || _closed)
                     {
                         _sending = false;
+                        if (Loop is not null && _closeAfterReply) Close(null);
                         return;
                     }
                     Out.SwapWith(_sendBuf);
@@ -363,6 +466,7 @@ public sealed partial class ClientSession
     /// <summary>Called by the blocking manager (under the lock) when the client is unblocked.</summary>
     internal void SignalUnblocked()
     {
+        if (Loop is { } loop) { loop.Resume(this); return; }
         var tcs = _unblocked;
         tcs?.TrySetResult();
     }
@@ -375,6 +479,11 @@ public sealed partial class ClientSession
         if (_closed) return;
         _closed = true;
         if (reason is not null) _server.Log.LogDebug("Closing client {Id}: {Reason}", Id, reason);
+        if (Loop is { } loop && Socket is { } ls)
+        {
+            Loop = null;
+            loop.Unregister(this, ls);
+        }
         try { Socket?.Shutdown(SocketShutdown.Both); } catch (Exception) { }
         try { Socket?.Dispose(); } catch (Exception) { }
         _unblocked?.TrySetResult();

@@ -141,8 +141,11 @@ public sealed partial class KvServer : IAsyncDisposable
     /// </summary>
     internal bool InClientBatch;
 
-    /// <summary>Runs at the end of every client batch, still under <see cref="ExecLock"/> (the replication component's flush).</summary>
-    internal Action? AfterClientBatch;
+    /// <summary>
+    /// Runs at the end of every client batch (argument false) or, on the event loop, once at the end of each
+    /// iteration (argument true: beforeSleep), under <see cref="ExecLock"/>: the replication component's flush.
+    /// </summary>
+    internal Action<bool>? AfterClientBatch;
 
     /// <summary>Configuration.</summary>
     public KvConfig Config { get; }
@@ -308,6 +311,7 @@ public sealed partial class KvServer : IAsyncDisposable
             if (port == 0) port = ep.Port; // all listeners share the first ephemeral port when possible
             Endpoints.Add(ep);
             _listeners.Add(sock);
+            _loop ??= EpollLoop.TryCreate(this);
             _ = AcceptLoopAsync(sock);
         }
         _cronThread = new Thread(CronLoop) { IsBackground = true, Name = "kv-cron" };
@@ -345,9 +349,12 @@ public sealed partial class KvServer : IAsyncDisposable
                 c = new ClientSession(this, s, Interlocked.Increment(ref _nextClientId));
                 Clients[c.Id] = c;
             }
-            _ = c.RunAsync();
+            if (_loop is null || !_loop.Register(c)) _ = c.RunAsync();
         }
     }
+
+    // The client event loop (null: every client runs as a task).
+    private EpollLoop? _loop;
 
     /// <summary>Creates a client that is not attached to a socket (the master link on a replica, internal callers).</summary>
     public ClientSession CreateDetachedClient(Socket? socket = null)
@@ -510,6 +517,7 @@ public sealed partial class KvServer : IAsyncDisposable
         ClientSession[] clients;
         lock (ExecLock) clients = Clients.Values.ToArray();
         foreach (var c in clients) c.Close("server shutdown");
+        _loop?.Dispose();
         foreach (var ext in Extensions) if (ext is IAsyncDisposable d) await d.DisposeAsync();
         _cronThread?.Join(2000);
     }
