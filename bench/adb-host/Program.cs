@@ -19,6 +19,20 @@ for (int i = 0; i < args.Length; i++)
     else if (args[i] == "--runs") runs = int.Parse(args[++i]);
     else if (args[i] == "--dir") baseDir = args[++i];
     else if (args[i] == "--ours") oursArg = Path.GetFullPath(args[++i]);
+    else if (args[i] is "--help" or "-h")
+    {
+        Console.WriteLine("""
+            usage: adb-host-bench [--size-mb N] [--runs N] [--dir PATH] [--ours PATH-TO-OUR-ADB]
+              --size-mb N   size of the pushed/pulled file in MiB (default 1024)
+              --runs N      rounds; each times push and pull for Debian/Debian, ours/ours and both mixed pairings (default 2)
+              --dir PATH    where the test folder goes (default $TMPDIR; /dev/shm keeps the disk out of it)
+              --ours PATH   our adb to use as client and server (default: the adb next to this program)
+            prints best MB/s per pairing, per-round ratios ours/Debian and their median, transfer-only MB/s from each
+            client's summary line, and CPU seconds per command of client, server and adbd.
+            """);
+        return 0;
+    }
+    else throw new ArgumentException($"unknown option {args[i]} (see --help)");
 }
 
 string root = Path.Combine(baseDir, "adb-host-bench-" + Environment.ProcessId);
