@@ -257,7 +257,6 @@ public sealed partial class ClientSession
             _server.InClientBatch = true;
             try { ProcessInput(); }
             finally { _server.InClientBatch = false; }
-            _server.AfterClientBatch?.Invoke(false);
         }
         if (!_pendingWrite && (Out.Length > 0 || _closeAfterReply))
         {
@@ -316,6 +315,7 @@ public sealed partial class ClientSession
             _server.InClientBatch = true;
             try { ProcessInput(); }
             finally { _server.InClientBatch = false; }
+            _server.AfterClientBatch?.Invoke(false);
             send = TryBeginSend();
         }
         if (send) await SendLoopAsync().ConfigureAwait(false);

@@ -197,6 +197,7 @@ internal sealed unsafe partial class EpollLoop : IDisposable
         _stop = true;
         ulong one = 1;
         write(_wakeFd, &one, sizeof(ulong));
+        if (Thread.CurrentThread == _thread) return; // SHUTDOWN runs on the loop: it ends when the process does
         _thread.Join(2000);
         close(_wakeFd);
         close(_epfd);
