@@ -110,12 +110,12 @@ public sealed class ReplicaLink
         {
             lock (_server.ExecLock)
             {
-                if (_stopped) return;
+                if (_stopped || _server.IsStopping) return;
                 State = LinkState.Connecting;
             }
             if (!first) await Task.Delay(1000).ConfigureAwait(false);
             first = false;
-            lock (_server.ExecLock) if (_stopped) return;
+            lock (_server.ExecLock) if (_stopped || _server.IsStopping) return;
             bool wasConnected = false;
             try
             {
@@ -125,14 +125,14 @@ public sealed class ReplicaLink
             {
                 lock (_server.ExecLock)
                 {
-                    if (_stopped) return;
+                    if (_stopped || _server.IsStopping) return;
                     if (e is OperationCanceledException) Log.LogWarning("Timeout connecting to the MASTER...");
                     else Log.LogWarning("Error condition on socket for SYNC: {Error}", e.Message);
                 }
             }
             lock (_server.ExecLock)
             {
-                if (_stopped) return;
+                if (_stopped || _server.IsStopping) return;
                 if (_master is { } mc)
                 {
                     _cached = mc.IsClosed && _discardCached ? null : new CachedMaster(_m.ReplId, _m.Buffer.MasterReplOffset, mc.DbIndex);

@@ -122,32 +122,49 @@ public sealed class ReplicaPeer
     /// <summary>
     /// Sends the stream bytes this replica has not received yet from the calling thread (caller holds the lock), as
     /// long as the socket takes them without waiting; only when the sender task is parked with nothing else to send
-    /// (no preamble, no RDB feed). A send that would wait is handed to the sender task, which then owns the socket.
+    /// (no preamble, no RDB feed). On a non-blocking (event-loop) socket a full buffer returns true: retry at the next
+    /// flush. Otherwise a send that would wait is handed to the sender task, which then owns the socket.
     /// </summary>
-    internal void SendInline(ReplicationManager m)
+    internal bool SendInline(ReplicationManager m)
     {
-        if (Closed || Client.IsClosed) return;
+        if (Closed || Client.IsClosed) return false;
         var sock = Client.Socket;
         if (_wake is null || !StreamEnabled || _preamble.Count > 0 || Feed is not null || _inflight is not null || sock is null)
         {
             Wake();
-            return;
+            return false;
         }
         var server = m.Server;
         while (true)
         {
             var mem = m.Buffer.Peek(Cursor);
-            if (mem.IsEmpty) return;
-            ValueTask<int> vt;
-            try { vt = sock.SendAsync(mem, SocketFlags.None); }
-            catch (Exception) { Wake(); return; } // the sender meets the same error and drops the link
-            if (!vt.IsCompletedSuccessfully)
+            if (mem.IsEmpty) return false;
+            int n;
+            if (!sock.Blocking)
             {
-                _inflight = vt.AsTask();
-                Wake();
-                return;
+                // Event-loop client (non-blocking socket): a full socket buffer leaves the rest for the next flush,
+                // so the sender task stays parked and never competes for the lock under load.
+                try
+                {
+                    n = sock.Send(mem.Span, SocketFlags.None, out var err);
+                    if (err == SocketError.WouldBlock) return true;
+                    if (err != SocketError.Success) { Wake(); return false; } // the sender meets it and drops the link
+                }
+                catch (ObjectDisposedException) { return false; }
             }
-            int n = vt.Result;
+            else
+            {
+                ValueTask<int> vt;
+                try { vt = sock.SendAsync(mem, SocketFlags.None); }
+                catch (Exception) { Wake(); return false; } // the sender meets the same error and drops the link
+                if (!vt.IsCompletedSuccessfully)
+                {
+                    _inflight = vt.AsTask();
+                    Wake();
+                    return false;
+                }
+                n = vt.Result;
+            }
             Interlocked.Add(ref server.Stats.NetReplOutputBytes, n);
             Interlocked.Add(ref server.Stats.NetOutputBytes, n);
             m.Buffer.Advance(Cursor, n);

@@ -296,16 +296,21 @@ public sealed partial class ReplicationManager : IServerExtension, IPropagationS
         long now = KvClock.Ticks();
         if (!endOfIteration && _flushPendingBytes < FlushBytes && now - _lastFlushTicks < FlushIntervalTicks)
         {
-            if (!_flushTimerArmed)
-            {
-                _flushTimerArmed = true;
-                _flushTimer ??= new Timer(_ => { lock (_server.ExecLock) { _flushTimerArmed = false; FlushNow(KvClock.Ticks()); } });
-                _flushTimer.Change(1, Timeout.Infinite);
-            }
+            ArmFlushTimer();
             return;
         }
         FlushNow(now);
     }
+
+    private void ArmFlushTimer()
+    {
+        if (_flushTimerArmed) return;
+        _flushTimerArmed = true;
+        _flushTimer ??= new Timer(_ => { lock (_server.ExecLock) { _flushTimerArmed = false; FlushNow(KvClock.Ticks()); } });
+        _flushTimer.Change(1, Timeout.Infinite);
+    }
+
+    private readonly List<ReplicaPeer> _flushRetry = [];
 
     private void FlushNow(long now)
     {
@@ -315,9 +320,18 @@ public sealed partial class ReplicationManager : IServerExtension, IPropagationS
         foreach (var r in _flushPending)
         {
             r.FlushPending = false;
-            r.SendInline(this);
+            if (r.SendInline(this)) _flushRetry.Add(r);
         }
         _flushPending.Clear();
+        if (_flushRetry.Count == 0) return;
+        // Socket buffers full: the next iteration's flush retries, and the timer if no iteration comes.
+        foreach (var r in _flushRetry)
+        {
+            r.FlushPending = true;
+            _flushPending.Add(r);
+        }
+        _flushRetry.Clear();
+        ArmFlushTimer();
     }
 
     internal void FeedStream(ReadOnlySpan<byte> data)

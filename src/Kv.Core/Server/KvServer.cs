@@ -106,6 +106,9 @@ public sealed partial class KvServer : IAsyncDisposable
 {
     private readonly List<Socket> _listeners = [];
     private readonly CancellationTokenSource _stop = new();
+
+    /// <summary>True once the server is shutting down (DisposeAsync began): links must not reconnect.</summary>
+    internal bool IsStopping => _stop.IsCancellationRequested;
     private Thread? _cronThread;
     private long _nextClientId = 2; // redis 7.0 creates two fake (Lua) clients first: real clients start at id 3
     private readonly Stopwatch _uptime = Stopwatch.StartNew();
