@@ -83,19 +83,7 @@ public sealed class KvHash : KvObject
             if (field.Length > maxValue || value.Length > maxValue) ToHashtable();
             else
             {
-                if (PackedFind(field, out _, out int vp, out int end))
-                {
-                    int newLen = PackedBytes.LenSize(value.Length) + value.Length;
-                    _used = PackedBytes.Splice(ref _lp!, _used, vp, end - vp, newLen);
-                    PackedBytes.WriteString(_lp.AsSpan(vp), value);
-                    return false;
-                }
-                int add = PackedBytes.LenSize(field.Length) + field.Length + PackedBytes.LenSize(value.Length) + value.Length;
-                int at = _used;
-                _used = PackedBytes.Splice(ref _lp!, _used, at, 0, add);
-                at += PackedBytes.WriteString(_lp.AsSpan(at), field);
-                PackedBytes.WriteString(_lp.AsSpan(at), value);
-                _pc++;
+                if (!PackedSet(field, value)) return false;
                 if (_pc > maxEntries) ToHashtable();
                 return true;
             }
@@ -107,6 +95,28 @@ public sealed class KvHash : KvObject
             return false;
         }
         _dict.Set(field, value);
+        return true;
+    }
+
+    /// <summary>
+    /// Listpack form only: replaces the value of <paramref name="field"/> in place, or appends the pair (the entry
+    /// count grows; the caller converts when over its limit). Returns true when the field is new.
+    /// </summary>
+    private bool PackedSet(ReadOnlySpan<byte> field, ReadOnlySpan<byte> value)
+    {
+        if (PackedFind(field, out _, out int vp, out int end))
+        {
+            int newLen = PackedBytes.LenSize(value.Length) + value.Length;
+            _used = PackedBytes.Splice(ref _lp!, _used, vp, end - vp, newLen);
+            PackedBytes.WriteString(_lp.AsSpan(vp), value);
+            return false;
+        }
+        int add = PackedBytes.LenSize(field.Length) + field.Length + PackedBytes.LenSize(value.Length) + value.Length;
+        int at = _used;
+        _used = PackedBytes.Splice(ref _lp!, _used, at, 0, add);
+        at += PackedBytes.WriteString(_lp.AsSpan(at), field);
+        PackedBytes.WriteString(_lp.AsSpan(at), value);
+        _pc++;
         return true;
     }
 
@@ -138,19 +148,7 @@ public sealed class KvHash : KvObject
     {
         if (_dict is null && field.Length <= maxValue && value.Length <= maxValue)
         {
-            if (PackedFind(field, out _, out int vp, out int end))
-            {
-                int newLen = PackedBytes.LenSize(value.Length) + value.Length;
-                _used = PackedBytes.Splice(ref _lp!, _used, vp, end - vp, newLen);
-                PackedBytes.WriteString(_lp.AsSpan(vp), value);
-                return false;
-            }
-            int add = PackedBytes.LenSize(field.Length) + field.Length + PackedBytes.LenSize(value.Length) + value.Length;
-            int at = _used;
-            _used = PackedBytes.Splice(ref _lp!, _used, at, 0, add);
-            at += PackedBytes.WriteString(_lp.AsSpan(at), field);
-            PackedBytes.WriteString(_lp.AsSpan(at), value);
-            _pc++;
+            if (!PackedSet(field, value)) return false;
             if (_pc > 512) ToHashtable();
             return true;
         }
