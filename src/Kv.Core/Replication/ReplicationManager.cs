@@ -268,7 +268,6 @@ public sealed partial class ReplicationManager : IServerExtension, IPropagationS
         FeedStream(_enc.AsSpan(0, _encLen));
     }
 
-    /// <summary>Appends bytes to the stream and wakes the senders (also used by the replica to proxy its master).</summary>
     private readonly List<ReplicaPeer> _flushPending = [];
     private int _flushPendingBytes;
     private long _lastFlushTicks;
@@ -334,11 +333,15 @@ public sealed partial class ReplicationManager : IServerExtension, IPropagationS
         ArmFlushTimer();
     }
 
+    /// <summary>
+    /// Appends bytes to the stream (also used by the replica to proxy its master). During a client batch the replicas
+    /// are queued for <see cref="FlushPendingReplicas"/>; otherwise their senders are woken.
+    /// </summary>
     internal void FeedStream(ReadOnlySpan<byte> data)
     {
         if (!Buffer.HasBacklog) return;
         bool added = Buffer.Feed(data);
-        bool inBatch = _server?.InClientBatch == true;
+        bool inBatch = _server.InClientBatch;
         if (inBatch) _flushPendingBytes += data.Length;
         foreach (var r in Replicas)
         {
