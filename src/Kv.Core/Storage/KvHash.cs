@@ -133,10 +133,7 @@ public sealed class KvHash : KvObject
         if (_dict is not null || _pc + pairs > 512 || payloadBytes > pairs * 128L) return;
         // Packed strings are at most 64 bytes: a one-byte length prefix each.
         int need = _used + 2 * pairs + (int)payloadBytes;
-        if (_lp!.Length >= need) return;
-        var nb = new byte[(need + 7) & ~7];
-        _lp.AsSpan(0, _used).CopyTo(nb);
-        _lp = nb;
+        PackedBytes.Reserve(ref _lp!, _used, need);
     }
 
     /// <summary>

@@ -161,10 +161,7 @@ public sealed class KvList : KvObject
         if (!Packed || _count + count > PackedMaxCount || payloadBytes > (long)count * PackedMaxElement) return;
         // Every packed element is at most PackedMaxElement (< 128) bytes: a one-byte length prefix each.
         int need = _used + count + (int)payloadBytes;
-        if (_lp!.Length >= need) return;
-        var nb = new byte[(need + 7) & ~7];
-        _lp.AsSpan(0, _used).CopyTo(nb);
-        _lp = nb;
+        PackedBytes.Reserve(ref _lp!, _used, need);
     }
 
     /// <summary>Appends at the tail from a span (RDB loading): same result as <see cref="AddLast"/>; allocates an array only in the deque form.</summary>

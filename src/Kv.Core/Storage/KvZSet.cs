@@ -288,10 +288,7 @@ public sealed class KvZSet : KvObject
         if (_zsl is not null || _pc + count > 128 || payloadBytes > count * 64L) return;
         // Packed members are at most 64 bytes: a one-byte length prefix, then the member and an 8-byte score.
         int need = _used + 9 * count + (int)payloadBytes;
-        if (_zl!.Length >= need) return;
-        var nb = new byte[(need + 7) & ~7];
-        _zl.AsSpan(0, _used).CopyTo(nb);
-        _zl = nb;
+        PackedBytes.Reserve(ref _zl!, _used, need);
     }
 
     /// <summary>Adds or updates a member from a span with the default entry limit (128) and <paramref name="maxValue"/> (RDB loading). Returns true when new.</summary>

@@ -46,6 +46,18 @@ internal static class PackedBytes
     }
 
     /// <summary>
+    /// Grows <paramref name="buf"/> to at least <paramref name="need"/> bytes (rounded up to 8), keeping its first
+    /// <paramref name="used"/> bytes; no effect when it is already big enough (bulk loading reserves room once).
+    /// </summary>
+    public static void Reserve(ref byte[] buf, int used, int need)
+    {
+        if (buf.Length >= need) return;
+        var nb = new byte[(need + 7) & ~7];
+        buf.AsSpan(0, used).CopyTo(nb);
+        buf = nb;
+    }
+
+    /// <summary>
     /// Makes room for replacing <paramref name="oldLen"/> bytes at <paramref name="at"/> with <paramref name="newLen"/>
     /// bytes (shifting the tail), growing the buffer when needed. Returns the new used length.
     /// </summary>
