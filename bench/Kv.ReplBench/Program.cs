@@ -197,16 +197,33 @@ async Task LagBench()
         var outTask = bench.StandardOutput.ReadToEndAsync();
         using var mc = await Resp.ConnectAsync(master.Port);
         using var rc = await Resp.ConnectAsync(replica.Port);
-        var lags = new List<long>();
+        // Byte lag, bracketed: the replica's offset is read just before and just after the master's, so the lag at
+        // the instant the master answered lies between mo - ro2 (lower) and mo - ro1 (upper). Reading the master
+        // first and the replica after (one bound only) makes a master that answers late look lag-free.
+        var lower = new List<long>();
+        var upper = new List<long>();
+        // Visibility delay: a marker SET acknowledged by the master, then GETs on the replica until it shows.
+        var visible = new List<double>();
+        long seq = 0;
         while (!bench.HasExited)
         {
             await Task.Delay(100);
-            long mo = long.Parse(Info(await mc.Text("INFO", "replication"))["master_repl_offset"], CultureInfo.InvariantCulture);
-            long ro = long.Parse(Info(await rc.Text("INFO", "replication"))["slave_repl_offset"], CultureInfo.InvariantCulture);
-            lags.Add(Math.Max(0, mo - ro));
+            long ro1 = ReplOffset(await rc.Text("INFO", "replication"), "slave_repl_offset");
+            long mo = ReplOffset(await mc.Text("INFO", "replication"), "master_repl_offset");
+            long ro2 = ReplOffset(await rc.Text("INFO", "replication"), "slave_repl_offset");
+            upper.Add(Math.Max(0, mo - ro1));
+            lower.Add(Math.Max(0, mo - ro2));
+            string mark = (++seq).ToString(CultureInfo.InvariantCulture);
+            await mc.Text("SET", "kv-replbench:mark", mark);
+            long t0 = Stopwatch.GetTimestamp();
+            while (await rc.Text("GET", "kv-replbench:mark") != mark)
+                if (Stopwatch.GetElapsedTime(t0).TotalSeconds > 10) throw new TimeoutException("marker never reached the replica");
+            visible.Add(Stopwatch.GetElapsedTime(t0).TotalMilliseconds);
         }
         var output = (await outTask).Trim().Split('\r', '\n').Last(l => l.Length > 0);
-        lags.Sort();
+        lower.Sort();
+        upper.Sort();
+        visible.Sort();
         var sw = Stopwatch.StartNew();
         while (true)
         {
@@ -215,13 +232,18 @@ async Task LagBench()
             if (mo == ro) break;
             await Task.Delay(5);
         }
-        Console.WriteLine($"{(kv ? "kv -> kv" : "redis -> redis")}: {output}; lag samples {lags.Count}: median {lags[lags.Count / 2] / 1024.0:F1} KiB, p99 {lags[(int)(lags.Count * 0.99)] / 1024.0:F1} KiB, max {lags[^1] / 1024.0:F1} KiB; caught up {sw.ElapsedMilliseconds} ms after the load ended");
+        Console.WriteLine($"{(kv ? "kv -> kv" : "redis -> redis")}: {output}; {upper.Count} samples: lag KiB (lower-upper bound) " +
+            $"median {lower[lower.Count / 2] / 1024.0:F1}-{upper[upper.Count / 2] / 1024.0:F1}, max {lower[^1] / 1024.0:F1}-{upper[^1] / 1024.0:F1}; " +
+            $"write visible on the replica after (ms) median {visible[visible.Count / 2]:F2}, p90 {visible[(int)(visible.Count * 0.9)]:F2}, max {visible[^1]:F2}; " +
+            $"caught up {sw.ElapsedMilliseconds} ms after the load ended");
         replica.Dispose();
         master.Dispose();
         nodes.Remove(replica);
         nodes.Remove(master);
     }
 }
+
+static long ReplOffset(string info, string field) => long.Parse(Info(info)[field], CultureInfo.InvariantCulture);
 
 static async Task WaitUp(Node r)
 {

@@ -359,6 +359,9 @@ public sealed partial class KvServer : IAsyncDisposable
     // The client event loop (null: every client runs as a task).
     private EpollLoop? _loop;
 
+    /// <summary>The client event loop, or null when clients run as tasks (KV_EPOLL=0, not Linux x64, not listening yet).</summary>
+    internal EpollLoop? Loop => _loop;
+
     /// <summary>Creates a client that is not attached to a socket (the master link on a replica, internal callers).</summary>
     public ClientSession CreateDetachedClient(Socket? socket = null)
     {
