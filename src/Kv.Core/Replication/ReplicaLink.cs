@@ -471,10 +471,9 @@ public sealed class ReplicaLink
     /// <summary>
     /// Reads the stream on the client event loop, as redis reads its master in the same ae loop as its clients: one
     /// thread then applies the stream and serves the clients, and neither waits for the other to release the
-    /// execution lock. (With the stream on the socket engine's thread and the clients on the loop, a replica under
-    /// load sometimes fell 100-760 KiB behind: a thread preempted while holding the lock stalls the other for a
-    /// scheduler time slice on a busy machine.) Returns false when the loop refused the socket (the caller reads it
-    /// as a task); completes when the link ends (EOF, error, stop, master client closed).
+    /// execution lock. One read of up to 64 KiB per readable event, like any client. Returns false when the loop
+    /// refused the socket (the caller reads it as a task); completes when the link ends (EOF, error, stop, master
+    /// client closed).
     /// </summary>
     private async Task<bool> StreamOnLoopAsync(Server.EpollLoop loop, Socket sock, byte[] buf)
     {

@@ -17,7 +17,7 @@ namespace Kv.Server;
 /// <c>KV_BUSY_POLL_US</c> microseconds (default 50, the value Linux documents for net.core.busy_poll; 0 turns it off)
 /// before it blocks in epoll_wait. A client's send then finds the loop awake, so the kernel, in the client's context,
 /// queues the event without waking a sleeping thread: that wake-up (sock_def_readable, a cross-CPU interrupt) was
-/// 11% of redis-benchmark's CPU against redis-server and 3.5% against kv (perf, -P 1 GET), which is what sets the
+/// 11.2% of redis-benchmark's CPU against redis-server and 3.6% against kv (perf, -P 1 GET), which is what sets the
 /// requests/s when the client is the bottleneck (docs/BENCHMARKS.md). It costs at most 50 us of CPU per wake-up; an
 /// idle server sleeps.
 /// </para>
