@@ -8,11 +8,11 @@ namespace Kv.Replication;
 /// </summary>
 public sealed class ReplBlock
 {
-    internal ReplBlock(long id, long replOffset, int size)
+    internal ReplBlock(long id, long replOffset, byte[] buf)
     {
         Id = id;
         ReplOffset = replOffset;
-        Buf = new byte[size];
+        Buf = buf;
     }
 
     /// <summary>Monotonic block id (used by the output-buffer-limit maths).</summary>
@@ -152,6 +152,7 @@ public sealed class ReplBuffer
         Head = Tail = null;
         BlockCount = 0;
         Memory = 0;
+        _spare.Clear();
         Histlen = 0;
         HasBacklog = false;
         _index.Clear();
@@ -187,7 +188,7 @@ public sealed class ReplBuffer
         while (data.Length > 0)
         {
             int size = Math.Clamp(data.Length, MinBlockSize, Math.Max(MinBlockSize, MaxBlockSize));
-            var b = new ReplBlock(_nextId++, MasterReplOffset + 1, size);
+            var b = new ReplBlock(_nextId++, MasterReplOffset + 1, TakeSpare(size) ?? new byte[size]);
             int n = Math.Min(size, data.Length);
             data[..n].CopyTo(b.Buf);
             b.Used = n;
@@ -223,6 +224,21 @@ public sealed class ReplBuffer
         return added;
     }
 
+    // Storage of trimmed blocks, reused for new blocks of the same size (at most MaxSpare arrays, 2 x 64 KiB with the
+    // default backlog). In steady state the stream then allocates nothing: a new 64 KiB array per 64 KiB of stream
+    // lived as long as the backlog window and was copied up through the GC generations. Measured under
+    // redis-benchmark SET -P 16 with one replica: allocation per SET 93 -> 49 bytes on both master and replica,
+    // half the collections, total GC pause 20-40% lower (docs/BENCHMARKS.md).
+    private readonly Stack<byte[]> _spare = new();
+    private const int MaxSpare = 2;
+
+    private byte[]? TakeSpare(int size)
+    {
+        while (_spare.TryPop(out var buf))
+            if (buf.Length == size) return buf; // a spare of another size (backlog resized) is dropped
+        return null;
+    }
+
     /// <summary>
     /// Trims whole blocks from the head (incrementalTrimReplicationBacklog), at most <paramref name="maxBlocks"/>:
     /// only while the backlog alone holds the head, more than one block exists, and histlen stays above the
@@ -240,6 +256,8 @@ public sealed class ReplBuffer
             Histlen -= h.Used;
             BlockCount--;
             Memory -= h.Size + BlockOverhead;
+            // Only the backlog held it (RefCount 1): no sender is writing it to a socket, so its storage can be reused.
+            if (_spare.Count < MaxSpare) _spare.Push(h.Buf);
             if (_index.Count > 0 && _index[0] == h) _index.RemoveAt(0);
         }
     }

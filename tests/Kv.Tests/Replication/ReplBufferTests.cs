@@ -160,6 +160,42 @@ public class ReplBufferTests
         Assert.Equal(0, buf.Memory);
     }
 
+    /// <summary>
+    /// Steady streaming reuses the storage of trimmed blocks (no new array per block), and a replica that follows the
+    /// stream, and one that lags inside the window, still read exactly the bytes fed.
+    /// </summary>
+    [Fact]
+    public void TrimmedBlockStorageIsReusedWithoutCorruptingReaders()
+    {
+        var buf = new ReplBuffer { BacklogSize = 64 * 1024 }; // 16 KiB blocks
+        buf.CreateBacklog(0);
+        var follower = new ReplCursor();
+        var lagging = new ReplCursor();
+        buf.AttachAt(follower, 1);
+        buf.AttachAt(lagging, 1);
+        var all = new MemoryStream();
+        var followed = new MemoryStream();
+        var lagged = new MemoryStream();
+        var arrays = new HashSet<byte[]>(ReferenceEqualityComparer.Instance);
+        for (int i = 0; i < 400; i++)
+        {
+            var d = Bytes(1000 + i % 7 * 500, i);
+            buf.Feed(d);
+            all.Write(d);
+            foreach (var b in buf.Blocks()) arrays.Add(b.Buf);
+            followed.Write(ReadAll(buf, follower));
+            // The lagging replica pins its block for 60 writes (~150 KiB, beyond the backlog), then catches up.
+            if (i % 60 == 59) lagged.Write(ReadAll(buf, lagging));
+            CheckRefcounts(buf, [follower, lagging]);
+        }
+        lagged.Write(ReadAll(buf, lagging));
+        Assert.Equal(all.ToArray(), followed.ToArray());
+        Assert.Equal(all.ToArray(), lagged.ToArray());
+        long created = buf.Tail!.Id + 1;
+        Assert.True(created > 50, $"{created} blocks created");
+        Assert.True(arrays.Count < created / 2, $"{arrays.Count} arrays for {created} blocks: trimmed storage not reused");
+    }
+
     /// <summary>Any offset in the window yields exactly the bytes written from it, whatever the write pattern.</summary>
     [Fact]
     public void PropertyAnyOffsetInWindowYieldsExactBytes()
