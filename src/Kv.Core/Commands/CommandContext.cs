@@ -66,6 +66,9 @@ public sealed class CommandContext
     /// <summary>Argument <paramref name="i"/> as an owned array.</summary>
     public byte[] ArgBytes(int i) => Args.ToArray(i);
 
+    /// <summary>Argument <paramref name="i"/> copied for storage in the keyspace as a string value (<see cref="Storage.KvHeap"/>).</summary>
+    public byte[] ArgValue(int i) => Storage.KvHeap.Copy(Args[i]);
+
     /// <summary>Argument <paramref name="i"/> as text (UTF-8).</summary>
     public string ArgString(int i) => Encoding.UTF8.GetString(Args[i]);
 

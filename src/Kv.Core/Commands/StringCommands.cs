@@ -141,7 +141,7 @@ internal static class StringCommands
             else ctx.Reply.Null();
             return;
         }
-        var value = ctx.ArgBytes(2);
+        var value = ctx.ArgValue(2);
         if (ctx.Db.Set(key, value, keepTtl: (flags & SetFlags.KeepTtl) != 0)) ctx.Notify(KeyspaceEvents.New, "new", key);
         if (hasExpire) ctx.Db.SetExpire(key, when);
         ctx.KeyModified(key);
@@ -168,7 +168,7 @@ internal static class StringCommands
             ctx.Reply.Integer(0);
             return;
         }
-        if (ctx.Db.Set(key, ctx.ArgBytes(2))) ctx.Notify(KeyspaceEvents.New, "new", key);
+        if (ctx.Db.Set(key, ctx.ArgValue(2))) ctx.Notify(KeyspaceEvents.New, "new", key);
         ctx.KeyModified(key);
         ctx.Notify(KeyspaceEvents.String, "set", key);
         ctx.Dirty();
@@ -197,7 +197,7 @@ internal static class StringCommands
         }
         long when = v + ctx.NowMs;
         var key = ctx.Arg(1);
-        var value = ctx.ArgBytes(3);
+        var value = ctx.ArgValue(3);
         ctx.Lookup(key, countStats: false);
         if (ctx.Db.Set(key, value)) ctx.Notify(KeyspaceEvents.New, "new", key);
         ctx.Db.SetExpire(key, when);
@@ -214,7 +214,7 @@ internal static class StringCommands
         var key = ctx.Arg(1);
         if (!TryGetString(ctx, key, out var old)) return;
         if (old is null) ctx.Reply.Null(); else ctx.Reply.Bulk(old);
-        if (ctx.Db.Set(key, ctx.ArgBytes(2))) ctx.Notify(KeyspaceEvents.New, "new", key);
+        if (ctx.Db.Set(key, ctx.ArgValue(2))) ctx.Notify(KeyspaceEvents.New, "new", key);
         ctx.KeyModified(key);
         ctx.Notify(KeyspaceEvents.String, "set", key);
         ctx.Dirty();
@@ -300,7 +300,7 @@ internal static class StringCommands
         for (int i = 1; i < ctx.Argc; i += 2)
         {
             ctx.Lookup(ctx.Arg(i), countStats: false);
-            if (ctx.Db.Set(ctx.Arg(i), ctx.ArgBytes(i + 1))) ctx.Notify(KeyspaceEvents.New, "new", ctx.Arg(i));
+            if (ctx.Db.Set(ctx.Arg(i), ctx.ArgValue(i + 1))) ctx.Notify(KeyspaceEvents.New, "new", ctx.Arg(i));
             ctx.KeyModified(ctx.Arg(i));
             ctx.Notify(KeyspaceEvents.String, "set", ctx.Arg(i));
         }
@@ -325,7 +325,7 @@ internal static class StringCommands
         }
         for (int i = 1; i < ctx.Argc; i += 2)
         {
-            if (ctx.Db.Set(ctx.Arg(i), ctx.ArgBytes(i + 1))) ctx.Notify(KeyspaceEvents.New, "new", ctx.Arg(i));
+            if (ctx.Db.Set(ctx.Arg(i), ctx.ArgValue(i + 1))) ctx.Notify(KeyspaceEvents.New, "new", ctx.Arg(i));
             ctx.KeyModified(ctx.Arg(i));
             ctx.Notify(KeyspaceEvents.String, "set", ctx.Arg(i));
         }
@@ -445,7 +445,7 @@ internal static class StringCommands
         var key = ctx.Arg(1);
         var o = ctx.LookupWrite(key);
         byte[] nv;
-        if (o is null) nv = ctx.ArgBytes(2);
+        if (o is null) nv = ctx.ArgValue(2);
         else
         {
             if (o is not byte[] b)
@@ -454,7 +454,7 @@ internal static class StringCommands
                 return;
             }
             if (!CheckStringLength(ctx, (long)b.Length + ctx.Arg(2).Length)) return;
-            nv = new byte[b.Length + ctx.Arg(2).Length];
+            nv = KvHeap.Alloc(b.Length + ctx.Arg(2).Length);
             b.CopyTo(nv, 0);
             ctx.Arg(2).CopyTo(nv.AsSpan(b.Length));
         }

@@ -111,7 +111,7 @@ public sealed class KvDict<TValue>
         return true;
     }
 
-    /// <summary>Inserts or replaces, copying the key only when it is new.</summary>
+    /// <summary>Inserts or replaces, copying the key (<see cref="KvHeap.Copy"/>) only when it is new.</summary>
     /// <returns>True when the key was new.</returns>
     public bool Set(ReadOnlySpan<byte> key, TValue value)
     {
@@ -122,7 +122,7 @@ public sealed class KvDict<TValue>
             _entries[i].Value = value;
             return false;
         }
-        Insert(key.ToArray(), value, hash);
+        Insert(KvHeap.Copy(key), value, hash);
         return true;
     }
 
