@@ -34,7 +34,8 @@ if (args.Length > 0 && (args[0] is "-h" or "--help"))
     Console.WriteLine("       kv-server --port 7777");
     Console.WriteLine("       kv-server --port 7777 --replicaof 127.0.0.1 8888");
     Console.WriteLine("       kv-server /etc/myredis.conf --loglevel verbose");
-    return 0;
+    return 1; // as redis-server's usage()
+
 }
 
 var config = new KvConfig();
@@ -104,10 +105,22 @@ catch (SocketException e)
     return 1;
 }
 log.LogInformation("Running mode=standalone, port={Port}.", server.Port);
+// pidfile (server.c createPidFile): the pid and a newline, removed again at shutdown; a failure is only logged.
+var pidfile = config.Get("pidfile");
+if (pidfile.Length > 0)
+{
+    try { File.WriteAllText(pidfile, Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture) + "\n"); }
+    catch (Exception e) when (e is IOException or UnauthorizedAccessException) { log.LogWarning("Failed to write PID file: {Error}", e.Message); pidfile = ""; }
+}
 log.LogInformation("Ready to accept connections");
 
 using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx => { ctx.Cancel = true; server.RequestShutdown("SIGTERM"); });
 using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, ctx => { ctx.Cancel = true; server.RequestShutdown("SIGINT"); });
 await server.ShutdownRequested.Task;
+if (pidfile.Length > 0)
+{
+    log.LogInformation("Removing the pid file.");
+    try { File.Delete(pidfile); } catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+}
 log.LogWarning("Redis is now ready to exit, bye bye...");
 return 0;

@@ -1,6 +1,7 @@
 using System.Text;
 using Kv.Commands;
 using Kv.Resp;
+using Microsoft.Extensions.Logging;
 
 namespace Kv.Server;
 
@@ -17,6 +18,12 @@ public static class Dispatcher
     {
         var server = c.Context.Server;
         var name = req[0];
+        if (name.Length is 4 or 5 && !c.IsMaster
+            && (System.Text.Ascii.EqualsIgnoreCase(name, "post"u8) || System.Text.Ascii.EqualsIgnoreCase(name, "host:"u8)))
+        {
+            SecurityWarning(c);
+            return;
+        }
         var cmd = server.Commands.Find(name);
         if (cmd is not null && cmd.Subcommands is not null && req.Count >= 2)
         {
@@ -134,6 +141,25 @@ public static class Dispatcher
 
     /// <summary>Client bytes as a Latin-1 string (one char per byte, at most <paramref name="max"/>), for <c>raw</c> errors.</summary>
     private static string Raw(ReadOnlySpan<byte> s, int max) => Encoding.Latin1.GetString(s.Length > max ? s[..max] : s);
+
+    private static long _securityWarningLoggedMs;
+
+    /// <summary>
+    /// An HTTP request line or header sent to the port (a browser tricked into Cross Protocol Scripting): as 7.0.15's
+    /// processCommand / securityWarningCommand, the connection is closed with no reply, not even for what came before
+    /// it in the same read (a client closed ASAP gets no more writes), and a warning is logged at most once a minute.
+    /// </summary>
+    private static void SecurityWarning(ClientSession c)
+    {
+        long now = KvClock.UnixMs();
+        if (now - _securityWarningLoggedMs > 60_000)
+        {
+            _securityWarningLoggedMs = now;
+            c.Context.Server.Log.LogWarning("Possible SECURITY ATTACK detected. It looks like somebody is sending POST or Host: commands to Redis. This is likely due to an attacker attempting to use Cross Protocol Scripting to compromise your Redis instance. Connection aborted.");
+        }
+        c.Out.Truncate(0);
+        c.Close(null);
+    }
 
     /// <summary>
     /// rejectCommand: counts the rejection, flags an open MULTI dirty and replies the error. With <paramref name="raw"/>

@@ -68,6 +68,12 @@ public sealed class ConfigParam
     public Action<ConfigParam>? OnChange { get; set; }
     /// <summary>Special validation/normalisation for <see cref="ConfigKind.Special"/>; returns the canonical text or throws ConfigException.</summary>
     public Func<string[], string>? Parse { get; init; }
+    /// <summary>
+    /// For a yes/no parameter whose "yes" kv does not implement: the error text given instead of accepting it, so a
+    /// setting that would silently do nothing (and lose data a user counted on) is refused (file, command line,
+    /// CONFIG SET).
+    /// </summary>
+    public string? YesUnsupported { get; init; }
     /// <summary>Set when the value was changed from its default by file, command line or CONFIG SET.</summary>
     public bool Changed { get; internal set; }
 }
@@ -102,7 +108,11 @@ public sealed class KvConfig
         Mem("proto-max-bulk-len", 512L * 1024 * 1024, 1024 * 1024, long.MaxValue);
         Mem("client-query-buffer-limit", 1024L * 1024 * 1024, 1024 * 1024, long.MaxValue);
         Int("hz", 10, 0, int.MaxValue).Clamp = (1, 500); // updateHZ clamps to CONFIG_MIN_HZ..CONFIG_MAX_HZ
-        Bool("daemonize", false, immutable: true);
+        Add(new ConfigParam
+        {
+            Name = "daemonize", Kind = ConfigKind.Bool, Default = "no", Immutable = true,
+            YesUnsupported = "kv-server cannot daemonize (a .NET process cannot fork): run it in the foreground under a supervisor (systemd Type=simple, supervised no)",
+        });
         Bool("protected-mode", true);
         Str("pidfile", "", immutable: true);
         Int("tcp-backlog", 511, 0, int.MaxValue, immutable: true);
@@ -113,7 +123,11 @@ public sealed class KvConfig
         Bool("rdbchecksum", true, immutable: true);
         Bool("stop-writes-on-bgsave-error", true);
         EnumImmutable("enable-debug-command", "no", "no", "yes", "local");
-        Bool("appendonly", false);
+        Add(new ConfigParam
+        {
+            Name = "appendonly", Kind = ConfigKind.Bool, Default = "no",
+            YesUnsupported = "kv-server has no append-only file (AOF): persistence is RDB only (save, SAVE, BGSAVE)",
+        });
         Str("appendfilename", "appendonly.aof", immutable: true);
         Mem("maxmemory", 0, 0, long.MaxValue);
         Enum("maxmemory-policy", "noeviction", "volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl", "allkeys-lru", "allkeys-lfu", "allkeys-random", "noeviction");
@@ -363,6 +377,7 @@ public sealed class KvConfig
                 if (args.Length != 1) throw new ConfigException("wrong number of arguments");
                 var b = args[0].ToLowerInvariant();
                 if (b != "yes" && b != "no") throw new ConfigException("argument must be 'yes' or 'no'");
+                if (b == "yes" && p.YesUnsupported is { } why) throw new ConfigException(why);
                 p.Value = b;
                 p.Number = b == "yes" ? 1 : 0;
                 break;

@@ -79,6 +79,69 @@ public class CommandLineTests(ITestOutputHelper output)
         }
     }
 
+    /// <summary>
+    /// Settings kv does not implement are refused, not silently ignored: <c>appendonly yes</c> (redis writes an AOF, kv
+    /// would lose the writes a user counted on) and <c>daemonize yes</c> (redis forks and its parent exits) make
+    /// kv-server exit 1 with a FATAL CONFIG report saying why, while redis accepts them; CONFIG SET appendonly yes is
+    /// an error and leaves "no".
+    /// </summary>
+    [Theory]
+    [InlineData("appendonly", "append-only file")]
+    [InlineData("daemonize", "cannot daemonize")]
+    public async Task UnimplementedYesIsRefused(string name, string why)
+    {
+        var tmp = Directory.CreateTempSubdirectory("kvtest-cli-").FullName;
+        try
+        {
+            var k = await RunOrKill(ServerKind.Kv, ["--port", ServerProcess.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture), "--" + name, "yes"], tmp);
+            output.WriteLine($"kv exit {k.ExitCode}:\n{k.Output}");
+            Assert.Equal(1, k.ExitCode);
+            Assert.Contains("FATAL CONFIG FILE ERROR", k.Output, StringComparison.Ordinal);
+            Assert.Contains($"'{name} \"yes\"'", k.Output, StringComparison.Ordinal);
+            Assert.Contains(why, k.Output, StringComparison.Ordinal);
+            Assert.Empty(Directory.GetFileSystemEntries(tmp)); // no appendonlydir, no dump
+        }
+        finally
+        {
+            Directory.Delete(tmp, true);
+        }
+        await using var kv = await ServerProcess.StartKvAsync();
+        using var c = await kv.ConnectAsync();
+        var reply = System.Text.Encoding.ASCII.GetString(await c.CommandAsync("CONFIG", "SET", "appendonly", "yes"));
+        Assert.StartsWith("-ERR CONFIG SET failed (possibly related to argument 'appendonly') - kv-server has no append-only file", reply, StringComparison.Ordinal);
+        Assert.Equal("*2\r\n$10\r\nappendonly\r\n$2\r\nno\r\n", System.Text.Encoding.ASCII.GetString(await c.CommandAsync("CONFIG", "GET", "appendonly")));
+    }
+
+    /// <summary>
+    /// pidfile (server.c createPidFile): like redis-server, kv-server writes its pid and a newline there once it
+    /// listens, and removes the file when it shuts down.
+    /// </summary>
+    [Theory]
+    [InlineData(ServerKind.Kv)]
+    [InlineData(ServerKind.Redis)]
+    public async Task PidFileIsWrittenAndRemoved(ServerKind kind)
+    {
+        var tmp = Directory.CreateTempSubdirectory("kvtest-pid-").FullName;
+        var pidfile = Path.Combine(tmp, "server.pid");
+        try
+        {
+            await using var s = kind == ServerKind.Kv ? await ServerProcess.StartKvAsync("--pidfile", pidfile) : await ServerProcess.StartRedisAsync("--pidfile", pidfile);
+            Assert.Equal($"{s.Process.Id}\n", await File.ReadAllTextAsync(pidfile));
+            using (var c = await s.ConnectAsync())
+            {
+                try { await c.CommandAsync("SHUTDOWN", "NOSAVE"); } catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException) { }
+            }
+            var sw = System.Diagnostics.Stopwatch.StartNew();
+            while (!s.Process.HasExited && sw.ElapsedMilliseconds < 10_000) await Task.Delay(50);
+            Assert.True(s.Process.HasExited);
+            Assert.False(File.Exists(pidfile));
+        }
+        finally
+        {
+            Directory.Delete(tmp, true);
+        }
+    }
+
     /// <summary>The lines of the report that carry the error (redis adds a pid/timestamp prefix to log lines).</summary>
     private static string ErrorLines(string output)
         => string.Join('\n', output.Split('\n').Select(l => l.TrimEnd()).Where(l => l.Length > 0)

@@ -63,6 +63,22 @@ public class ProtocolDiffTests(ServerPairFixture pair, ITestOutputHelper output)
         !closed
         """);
 
+    /// <summary>HTTP sent to the port (Cross Protocol Scripting): closed with no reply, also for a pipelined GET before it.</summary>
+    [Fact]
+    public Task HttpRequestLinesCloseTheConnectionWithoutReply() => Run("""
+        SET k v
+        !send "POST / HTTP/1.1\r\nHost: example\r\n\r\n"
+        !closed
+        !reconnect
+        !send "GET k\r\n*2\r\n$5\r\nHost:\r\n$1\r\nx\r\n"
+        !closed
+        !reconnect
+        !send "post\r\n"
+        !closed
+        !reconnect
+        GET k
+        """);
+
     [Fact]
     public Task BadMultibulkLength() => Run("""
         !raw "*abc\r\n"
