@@ -6,8 +6,9 @@ namespace Kv.Storage;
 /// generation 2 and never moves: a stored value lives until it is overwritten or deleted, so in the young generations
 /// it was nearly always a survivor, and every gen0/gen1 collection copied all the values written since the previous
 /// one while the server stood still. Measured with 1,000,000 keys under <c>redis-benchmark -t set -P 16 -r 1000000</c>:
-/// GC pauses 3 ms instead of 460-660 ms per 2,000,000 SETs, RSS 220 MB instead of 264-273 MB, requests/s and CPU no
-/// worse (docs/BENCHMARKS.md). Redis has no collector; this is how kv keeps its pauses near redis's none.
+/// GC pauses 2-5 ms instead of 460-660 ms per 2,000,000 SETs, RSS no higher (263 vs 264-273 MB), requests/s and CPU
+/// no worse; used_memory, which counts garbage until a collection, ran higher (166 vs 123-128 MB) since garbage on this
+/// heap waits for a gen2 collection (docs/BENCHMARKS.md). Redis has no collector; this keeps kv's pauses near none.
 /// Arrays from here are immutable once stored, like every stored string.
 /// </summary>
 public static class KvHeap
