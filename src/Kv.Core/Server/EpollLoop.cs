@@ -80,7 +80,10 @@ internal sealed unsafe partial class EpollLoop : IDisposable
     public static EpollLoop? TryCreate(KvServer server)
     {
         if (!OperatingSystem.IsLinux() || RuntimeInformation.ProcessArchitecture != Architecture.X64) return null;
-        if (Environment.GetEnvironmentVariable("KV_EPOLL") == "0") return null;
+        var mode = Environment.GetEnvironmentVariable("KV_EPOLL");
+        if (mode is { Length: > 0 } and not ("0" or "1"))
+            server.Log.LogWarning("KV_EPOLL={Value} is neither 0 (a task per client) nor 1 (the event loop, the default); using the event loop", mode);
+        if (mode == "0") return null;
         int busyPoll = DefaultBusyPollMicroseconds;
         if (Environment.GetEnvironmentVariable("KV_BUSY_POLL_US") is { Length: > 0 } bp)
         {
