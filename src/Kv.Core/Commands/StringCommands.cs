@@ -374,7 +374,7 @@ internal static class StringCommands
             return;
         }
         value += incr;
-        if (ctx.Db.Set(key, Numbers.LongToBytes(value), keepTtl: true)) ctx.Notify(KeyspaceEvents.New, "new", key);
+        if (ctx.Db.Set(key, KvHeap.FromLong(value), keepTtl: true)) ctx.Notify(KeyspaceEvents.New, "new", key);
         ctx.KeyModified(key);
         ctx.Notify(KeyspaceEvents.String, "incrby", key);
         ctx.Dirty();
@@ -421,7 +421,8 @@ internal static class StringCommands
             ctx.Error("ERR increment would produce NaN or Infinity");
             return;
         }
-        var bytes = Encoding.ASCII.GetBytes(res);
+        var bytes = KvHeap.Alloc(res.Length);
+        Encoding.ASCII.GetBytes(res, bytes);
         if (ctx.Db.Set(key, bytes, keepTtl: true)) ctx.Notify(KeyspaceEvents.New, "new", key);
         ctx.KeyModified(key);
         ctx.Notify(KeyspaceEvents.String, "incrbyfloat", key);
@@ -518,7 +519,7 @@ internal static class StringCommands
                 return;
             }
             if (!CheckStringLength(ctx, offset + val.Length)) return;
-            var nv = new byte[offset + val.Length];
+            var nv = KvHeap.AllocZeroed((int)(offset + val.Length));
             val.CopyTo(nv.AsSpan((int)offset));
             if (ctx.Db.Set(key, nv)) ctx.Notify(KeyspaceEvents.New, "new", key);
             ctx.KeyModified(key);
@@ -538,7 +539,7 @@ internal static class StringCommands
             return;
         }
         if (!CheckStringLength(ctx, offset + val.Length)) return;
-        var res = new byte[Math.Max(b.Length, offset + val.Length)];
+        var res = KvHeap.AllocZeroed((int)Math.Max(b.Length, offset + val.Length));
         b.CopyTo(res, 0);
         val.CopyTo(res.AsSpan((int)offset));
         if (ctx.Db.Set(key, res, keepTtl: true)) ctx.Notify(KeyspaceEvents.New, "new", key);

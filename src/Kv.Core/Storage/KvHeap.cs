@@ -17,6 +17,18 @@ public static class KvHeap
     public static byte[] Alloc(int length) =>
         length == 0 ? [] : GC.AllocateUninitializedArray<byte>(length, pinned: true);
 
+    /// <summary>A new zero-filled array of <paramref name="length"/> bytes for the keyspace (SETRANGE's padding).</summary>
+    public static byte[] AllocZeroed(int length) =>
+        length == 0 ? [] : GC.AllocateArray<byte>(length, pinned: true);
+
+    /// <summary>The decimal text of <paramref name="value"/> as a keyspace string (INCR and friends).</summary>
+    public static byte[] FromLong(long value)
+    {
+        Span<byte> tmp = stackalloc byte[20];
+        value.TryFormat(tmp, out int w, default, System.Globalization.CultureInfo.InvariantCulture);
+        return Copy(tmp[..w]);
+    }
+
     /// <summary>A keyspace copy of <paramref name="data"/>.</summary>
     public static byte[] Copy(ReadOnlySpan<byte> data)
     {
